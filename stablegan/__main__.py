@@ -1,0 +1,3 @@
+from stablegan.cli import main
+
+raise SystemExit(main())

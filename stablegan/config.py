@@ -1,0 +1,506 @@
+"""Typed run configuration: dataclasses, safe YAML, ``--set`` overrides and validation.
+
+Resolution order (later wins)::
+
+    defaults  <-  method preset (``method: NAME``)  <-  recipe file  <-  --set key=value
+
+A method preset is a small fragment over the ingredients below (see ``stablegan.methods.presets``).
+Recipes should hold data/model/budget settings; anything a recipe or ``--set`` states explicitly
+overrides the preset. Every key is checked: an unknown key gets a "did you mean" suggestion, a value
+of the wrong type or out of range names the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stablegan.errors import ConfigError
+
+LOSSES = ("minimax", "nonsaturating", "wasserstein", "hinge", "least_squares")
+
+
+@dataclass
+class DataConfig:
+    name: str = "ring"  # ring | grid | digits | mnist | cifar10 | image-folder | tensor
+    path: str | None = None  # dataset root / folder / .pt tensor file
+    batch_size: int = 256
+    image_size: int | None = None  # resize target for image-folder (square)
+    channels: int | None = None  # 1 or 3 for image-folder; None keeps what the files are (RGB)
+    download: bool = False  # allow torchvision to download MNIST / CIFAR-10
+    holdout_fraction: float = 0.1  # held-out reals for the discriminator-overfitting check
+    max_items: int | None = None  # use only the first N items of a finite dataset
+
+
+@dataclass
+class ModelConfig:
+    name: str = "auto"  # auto | mlp | dcgan | resnet   (auto: mlp for vectors, dcgan for images)
+    latent_dim: int = 2
+    hidden: int = 256  # MLP width
+    layers: int = 3  # MLP hidden layers
+    channels: int = 64  # base channel count of conv nets
+    g_batchnorm: bool = True  # BatchNorm in the generator (conv nets)
+    d_norm: str = "none"  # none | layer | batch  (batch conflicts with a gradient penalty)
+    d_dropout: float = 0.0  # dropout in the critic (the CT-GAN term needs > 0)
+    minibatch_stddev: bool = False  # minibatch standard-deviation feature before D's head
+    minibatch_discrimination: int = 0  # number of minibatch-discrimination kernels (0 = off)
+
+
+@dataclass
+class ObjectiveConfig:
+    loss: str = "nonsaturating"  # one of LOSSES
+    label_smoothing: float = 0.0  # one-sided: real target = 1 - label_smoothing
+    label_noise: float = 0.0  # flip probability (mode flip) or jitter half-width (mode uniform)
+    label_noise_mode: str = "flip"  # flip | uniform
+    feature_matching: float = 0.0  # weight of the feature-matching generator loss (0 = off)
+    feature_matching_only: bool = False  # use feature matching instead of the adversarial G loss
+
+
+@dataclass
+class GradientPenaltyConfig:
+    weight: float = 0.0  # lambda; 0 = off
+    target: float = 1.0  # the norm the penalty pulls towards
+    one_sided: bool = False  # penalise only norms above target (WGAN-LP style)
+
+
+@dataclass
+class ConsistencyConfig:
+    weight: float = 0.0  # lambda_2 of CT-GAN; 0 = off
+    feature_weight: float = 0.1  # weight of the penultimate-feature term
+    margin: float = 0.0  # M'
+
+
+@dataclass
+class LipschitzConfig:
+    weight_clip: float = 0.0  # clip every critic weight to [-c, c] after each step; 0 = off
+    gradient_penalty: GradientPenaltyConfig = field(default_factory=GradientPenaltyConfig)
+    consistency: ConsistencyConfig = field(default_factory=ConsistencyConfig)
+    spectral_norm: bool = False  # spectral normalisation on every critic layer
+
+
+@dataclass
+class ScheduleConfig:
+    n_critic: int = 1  # discriminator steps per iteration
+    n_gen: int = 1  # generator steps per iteration
+    d_warmup: int = 0  # discriminator-only steps before training
+    same_z_for_gen_steps: bool = False  # reuse one latent batch for the n_gen generator steps
+
+
+@dataclass
+class OptimConfig:
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4  # TTUR: set different learning rates for G and D
+    c_lr: float = 2e-4  # ratio classifier (variational methods)
+    betas: tuple[float, float] = (0.5, 0.999)
+    lr_decay: str = "none"  # none | linear (to 0 at the last step)
+    grad_clip: float = 0.0  # max gradient norm for every network; 0 = off
+    c_grad_clip: float = 0.5  # gradient-norm clip of the ratio classifier
+
+
+@dataclass
+class EmaConfig:
+    decay: float = 0.0  # EMA of generator weights; 0 = off (e.g. 0.999)
+    start: int = 0  # iteration at which averaging starts (copy before)
+
+
+@dataclass
+class AugmentConfig:
+    policy: str = ""  # comma list of translation, cutout, color (images only); "" = off
+    probability: float = 1.0  # chance each batch is augmented
+
+
+@dataclass
+class ReplayConfig:
+    size: int = 0  # old fakes kept for D; 0 = off
+    fraction: float = 0.0  # share of each fake batch drawn from the buffer
+
+
+@dataclass
+class UnrolledConfig:
+    steps: int = 0  # unrolled discriminator steps in the generator update; 0 = off
+    lr: float | None = None  # SGD step of the unrolled copy (default: d_lr)
+
+
+@dataclass
+class VariationalConfig:
+    reweight: bool = False  # importance weights w = B softmax(f(x_fake)/T) on the critic's fakes
+    temperature: float = 1.0
+    clip: bool = False  # probability-ratio clipping of the generator (Eq. 5)
+    eps: float = 0.4
+    clip_mode: str = "paper"  # paper (Eq. 5) | reference (authors' code: f * min(r, 1+eps))
+    advantage: str = "raw"  # raw | centered | normalized  (what plays PPO's advantage)
+    ratio: str = "classifier"  # classifier (Eq. 6) | exact (tractable log-likelihood)
+    classifier_warmup: int = 0  # C steps before training
+    classifier_lr_divide: bool = False  # C and G learning rates divided by n_gen (authors' code)
+
+
+@dataclass
+class EvalConfig:
+    every: int = 0  # evaluate every K iterations during training; 0 = only at the end
+    n_samples: int = 2500
+    metrics: list[str] = field(default_factory=list)  # empty = the data's default set
+    best_metric: str | None = None  # keep checkpoints/best.pt by this metric
+    best_mode: str = "min"  # min | max
+    patience: int = 0  # early stop after this many evaluations without improvement; 0 = off
+
+
+@dataclass
+class LogConfig:
+    every: int = 1  # write metrics.jsonl every K iterations
+    sample_every: int = 0  # sample grid from fixed noise every K iterations; 0 = steps // 10
+    checkpoint_every: int = 0  # checkpoint every K iterations; 0 = steps // 10
+    tensorboard: bool = True  # write event files when tensorboard is installed
+    progress: bool = True  # live progress bar
+    loss_variance_window: int = 50  # window of the rolling loss variance
+
+
+@dataclass
+class FaultConfig:
+    max_rollbacks: int = 3  # non-finite values: roll back and retry this many times
+    lr_factor: float = 0.5  # multiply learning rates by this after each rollback
+
+
+@dataclass
+class Config:
+    method: str = "nsgan"
+    seed: int = 0
+    steps: int = 2000  # training iterations (each: n_critic D steps + n_gen G steps)
+    device: str = "cpu"
+    description: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    lipschitz: LipschitzConfig = field(default_factory=LipschitzConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    ema: EmaConfig = field(default_factory=EmaConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    unrolled: UnrolledConfig = field(default_factory=UnrolledConfig)
+    variational: VariationalConfig = field(default_factory=VariationalConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    fault: FaultConfig = field(default_factory=FaultConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(dataclasses.asdict(self))
+
+
+# --------------------------------------------------------------------------------------------
+# Building a Config from nested dicts, with validation
+# --------------------------------------------------------------------------------------------
+
+
+def _to_plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_to_plain(v) for v in obj]
+    return obj
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp)).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against annotation ``tp`` (with ints accepted for floats)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as err:
+                errors.append(err)
+        raise errors[0]
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ConfigError(
+                f"config key '{key}' must be a list of {len(args)} numbers, got {value!r}",
+                hint=f"for example --set {key}=[0.5,0.999]",
+            )
+        return tuple(_coerce(v, a, key) for v, a in zip(value, args))
+    if origin is list:
+        (arg,) = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key '{key}' must be a list, got {value!r}")
+        return [_coerce(v, arg, key) for v in value]
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(
+            f"config key '{key}' must be true or false, got {value!r}",
+            hint=f"use --set {key}=true or --set {key}=false",
+        )
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"config key '{key}' must be an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"config key '{key}' must be a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"config key '{key}' must be a string, got {value!r}")
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key)
+    return value
+
+
+def _build(cls: type, data: Any, prefix: str = "") -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        where = f"'{prefix}'" if prefix else "the top level"
+        raise ConfigError(f"config section {where} must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        full = f"{prefix}.{key}" if prefix else str(key)
+        if key not in fields:
+            raise unknown_key_error(full, cls, prefix)
+        kwargs[key] = _coerce(value, hints[key], full)
+    return cls(**kwargs)
+
+
+def all_keys(cls: type = Config, prefix: str = "") -> list[str]:
+    """Every dotted key of the config schema (for suggestions and docs)."""
+    keys = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        full = f"{prefix}.{f.name}" if prefix else f.name
+        if dataclasses.is_dataclass(hints[f.name]):
+            keys.extend(all_keys(hints[f.name], full))
+        else:
+            keys.append(full)
+    return keys
+
+
+def unknown_key_error(full: str, cls: type, prefix: str) -> ConfigError:
+    siblings = [f"{prefix}.{f.name}" if prefix else f.name for f in dataclasses.fields(cls)]
+    close = difflib.get_close_matches(full, all_keys() + siblings, n=1, cutoff=0.6)
+    if not close:
+        leaf = full.rsplit(".", 1)[-1]
+        close = [k for k in all_keys() if k.rsplit(".", 1)[-1] == leaf][:1]
+    hint = f"did you mean '{close[0]}'?" if close else f"valid keys here: {', '.join(siblings)}"
+    return ConfigError(f"unknown config key '{full}'", hint=hint)
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in update.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``["optim.g_lr=1e-4", "method=wgan-gp"]`` -> nested dict (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(
+                f"--set expects key=value, got '{item}'", hint="for example --set optim.g_lr=1e-4"
+            )
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if not key:
+            raise ConfigError(f"--set expects key=value, got '{item}'")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: '{p}' is a value, not a section")
+        node[parts[-1]] = value
+    return out
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping with ``yaml.safe_load``; clear errors for missing or malformed files."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' does not exist", hint="check the path")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file '{path}' is not valid YAML: {err}".splitlines()[0]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file '{path}' must hold a mapping of keys, not {type(data).__name__}")
+    return data
+
+
+def resolve(layers: list[dict[str, Any]]) -> Config:
+    """Merge recipe/--set layers over the method preset and defaults, validate, return a Config."""
+    from stablegan.methods.presets import PRESETS, preset_fragment
+
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = deep_merge(merged, layer)
+    method = merged.get("method", Config.method)
+    if not isinstance(method, str) or method not in PRESETS:
+        close = difflib.get_close_matches(str(method), list(PRESETS), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else "run 'stablegan methods' for the list"
+        raise ConfigError(f"unknown method '{method}' (config key 'method')", hint=hint)
+    full = deep_merge(preset_fragment(method), merged)
+    cfg = _build(Config, full)
+    validate(cfg)
+    return cfg
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    """A validated Config from one nested dict (e.g. a saved ``config.yaml``)."""
+    return resolve([data])
+
+
+def _check(ok: bool, key: str, message: str, hint: str | None = None) -> None:
+    if not ok:
+        raise ConfigError(f"config key '{key}' {message}", hint=hint)
+
+
+def _choice(value: str, key: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        close = difflib.get_close_matches(value, choices, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else None
+        raise ConfigError(
+            f"config key '{key}' must be one of {', '.join(choices)}; got '{value}'", hint=hint
+        )
+
+
+def validate(cfg: Config) -> None:
+    """Reject impossible values with a message naming the key."""
+    _check(cfg.steps >= 1, "steps", f"must be at least 1, got {cfg.steps}")
+    _check(cfg.seed >= 0, "seed", f"must be >= 0, got {cfg.seed}")
+    _check(cfg.device in ("cpu", "cuda") or cfg.device.startswith("cuda:"), "device",
+           f"must be cpu, cuda or cuda:N, got '{cfg.device}'")
+    d = cfg.data
+    _check(d.batch_size >= 2, "data.batch_size", f"must be at least 2, got {d.batch_size}")
+    _check(0.0 <= d.holdout_fraction < 1.0, "data.holdout_fraction", "must be in [0, 1)")
+    _check(d.image_size is None or d.image_size >= 4, "data.image_size", "must be >= 4")
+    _check(d.channels in (None, 1, 3), "data.channels", "must be 1 or 3")
+    _check(d.max_items is None or d.max_items >= 1, "data.max_items", "must be >= 1")
+    m = cfg.model
+    _choice(m.name, "model.name", ("auto", "mlp", "dcgan", "resnet"))
+    _check(m.latent_dim >= 1, "model.latent_dim", f"must be >= 1, got {m.latent_dim}")
+    _check(m.hidden >= 1, "model.hidden", "must be >= 1")
+    _check(m.layers >= 1, "model.layers", "must be >= 1")
+    _check(m.channels >= 1, "model.channels", "must be >= 1")
+    _choice(m.d_norm, "model.d_norm", ("none", "layer", "batch"))
+    _check(0.0 <= m.d_dropout < 1.0, "model.d_dropout", "must be in [0, 1)")
+    _check(m.minibatch_discrimination >= 0, "model.minibatch_discrimination", "must be >= 0")
+    o = cfg.objective
+    _choice(o.loss, "objective.loss", LOSSES)
+    _check(0.0 <= o.label_smoothing < 0.5, "objective.label_smoothing", "must be in [0, 0.5)")
+    _choice(o.label_noise_mode, "objective.label_noise_mode", ("flip", "uniform"))
+    _check(0.0 <= o.label_noise < 0.5, "objective.label_noise", "must be in [0, 0.5)")
+    bce = o.loss in ("minimax", "nonsaturating")
+    _check(bce or (o.label_smoothing == 0 and o.label_noise == 0), "objective.label_smoothing",
+           f"and objective.label_noise apply to minimax/nonsaturating losses, not '{o.loss}'")
+    _check(o.feature_matching >= 0, "objective.feature_matching", "must be >= 0")
+    lp = cfg.lipschitz
+    _check(lp.weight_clip >= 0, "lipschitz.weight_clip", "must be >= 0")
+    _check(lp.gradient_penalty.weight >= 0, "lipschitz.gradient_penalty.weight", "must be >= 0")
+    _check(lp.gradient_penalty.target > 0, "lipschitz.gradient_penalty.target", "must be > 0")
+    _check(lp.consistency.weight >= 0, "lipschitz.consistency.weight", "must be >= 0")
+    _check(lp.consistency.feature_weight >= 0, "lipschitz.consistency.feature_weight", "must be >= 0")
+    _check(lp.consistency.weight == 0 or m.d_dropout > 0 or m.name not in ("auto", "mlp", "dcgan", "resnet"),
+           "lipschitz.consistency.weight", "needs a critic with dropout (two dropout passes)",
+           hint="also set model.d_dropout, e.g. --set model.d_dropout=0.2")
+    s = cfg.schedule
+    _check(s.n_critic >= 1, "schedule.n_critic", f"must be at least 1, got {s.n_critic}")
+    _check(s.n_gen >= 1, "schedule.n_gen", f"must be at least 1, got {s.n_gen}")
+    _check(s.d_warmup >= 0, "schedule.d_warmup", "must be >= 0")
+    op = cfg.optim
+    for k in ("g_lr", "d_lr", "c_lr"):
+        v = getattr(op, k)
+        _check(v > 0, f"optim.{k}", f"must be a positive learning rate, got {v}")
+    _check(all(0.0 <= b < 1.0 for b in op.betas), "optim.betas", "must both be in [0, 1)")
+    _choice(op.lr_decay, "optim.lr_decay", ("none", "linear"))
+    _check(op.grad_clip >= 0, "optim.grad_clip", "must be >= 0")
+    _check(op.c_grad_clip >= 0, "optim.c_grad_clip", "must be >= 0")
+    _check(0.0 <= cfg.ema.decay < 1.0, "ema.decay", "must be in [0, 1)")
+    _check(cfg.ema.start >= 0, "ema.start", "must be >= 0")
+    allowed = ("translation", "cutout", "color")
+    for p in [p.strip() for p in cfg.augment.policy.split(",") if p.strip()]:
+        _choice(p, "augment.policy", allowed)
+    _check(0.0 <= cfg.augment.probability <= 1.0, "augment.probability", "must be in [0, 1]")
+    _check(cfg.replay.size >= 0, "replay.size", "must be >= 0")
+    _check(0.0 <= cfg.replay.fraction < 1.0, "replay.fraction", "must be in [0, 1)")
+    _check(cfg.replay.fraction == 0 or cfg.replay.size > 0, "replay.fraction",
+           "needs a replay buffer", hint="also set replay.size, e.g. --set replay.size=10000")
+    _check(cfg.unrolled.steps >= 0, "unrolled.steps", "must be >= 0")
+    _check(cfg.unrolled.lr is None or cfg.unrolled.lr > 0, "unrolled.lr", "must be > 0")
+    v = cfg.variational
+    _check(v.temperature > 0, "variational.temperature", "must be > 0")
+    _check(0.0 < v.eps < 1.0, "variational.eps", f"must be in (0, 1), got {v.eps}")
+    _choice(v.clip_mode, "variational.clip_mode", ("paper", "reference"))
+    _choice(v.advantage, "variational.advantage", ("raw", "centered", "normalized"))
+    _choice(v.ratio, "variational.ratio", ("classifier", "exact"))
+    _check(v.classifier_warmup >= 0, "variational.classifier_warmup", "must be >= 0")
+    e = cfg.eval
+    _check(e.every >= 0, "eval.every", "must be >= 0")
+    _check(e.n_samples >= 2, "eval.n_samples", "must be >= 2")
+    _choice(e.best_mode, "eval.best_mode", ("min", "max"))
+    _check(e.patience >= 0, "eval.patience", "must be >= 0")
+    _check(e.patience == 0 or (e.best_metric is not None and e.every > 0), "eval.patience",
+           "needs eval.best_metric and eval.every > 0")
+    lg = cfg.log
+    _check(lg.every >= 1, "log.every", "must be >= 1")
+    _check(lg.sample_every >= 0, "log.sample_every", "must be >= 0")
+    _check(lg.checkpoint_every >= 0, "log.checkpoint_every", "must be >= 0")
+    _check(lg.loss_variance_window >= 2, "log.loss_variance_window", "must be >= 2")
+    _check(cfg.fault.max_rollbacks >= 0, "fault.max_rollbacks", "must be >= 0")
+    _check(0.0 < cfg.fault.lr_factor <= 1.0, "fault.lr_factor", "must be in (0, 1]")
+
+
+def save_yaml(cfg: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+
+
+def diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Readable list of differences between two nested config dicts."""
+    lines = []
+    for k in sorted(set(old) | set(new)):
+        full = f"{prefix}.{k}" if prefix else k
+        a, b = old.get(k, "<absent>"), new.get(k, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            lines.extend(diff(a, b, full))
+        elif a != b:
+            lines.append(f"{full}: {a!r} -> {b!r}")
+    return lines

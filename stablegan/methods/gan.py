@@ -1,0 +1,242 @@
+"""The classic GAN iteration as two phases, composed from small pieces.
+
+``d_step``: one critic update::
+
+    x_r ~ data, x_f = G(z).detach() [-> replay mix] ; both -> augment
+    L_D = objective.d_loss(D(x_r), D(x_f), w) [+ lambda GP] [+ lambda_2 CT] ; step ; [clip weights]
+
+``g_step``: one generator update::
+
+    x_f = G(z) -> augment ; s = D(x_f)  (or D with k unrolled SGD steps)
+    L_G = objective.g_loss(s) [+ beta * feature matching] ; step
+
+A subclass changes the maths by overriding ``generator_loss`` (see ``methods.ppo``). Every network
+a method owns is listed in ``networks`` and ``optimizers``, so the trainer optimises, checkpoints
+and logs it without knowing what it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from stablegan import lipschitz
+from stablegan.config import Config
+from stablegan.errors import ShapeError
+from stablegan.objectives import Objective, feature_matching_loss
+from stablegan.tricks import DiffAugment, ReplayBuffer, unrolled_parameters
+from stablegan.variational import effective_sample_size, importance_weights
+
+Stats = dict[str, float]
+
+
+class NonFiniteError(RuntimeError):
+    """A loss, gradient or weight became NaN/inf: which network, which term."""
+
+    def __init__(self, network: str, term: str, detail: str = "") -> None:
+        self.network, self.term = network, term
+        super().__init__(f"non-finite {term} in network {network}{': ' + detail if detail else ''}")
+
+
+class GANMethod:
+    """Owns the maths of one iteration and the networks and optimisers it needs."""
+
+    def __init__(self, cfg: Config, generator: nn.Module, discriminator: nn.Module,
+                 data: Any, device: torch.device | str = "cpu") -> None:
+        self.cfg = cfg
+        self.device = torch.device(device)
+        self.data = data
+        self.G = generator.to(self.device)
+        self.D = discriminator.to(self.device)
+        self.latent_dim = _latent_dim(generator)
+        o = cfg.objective
+        self.objective = Objective(o.loss, o.label_smoothing, o.label_noise, o.label_noise_mode)
+        self.augment = DiffAugment(cfg.augment.policy, cfg.augment.probability)
+        self.replay = ReplayBuffer(cfg.replay.size, cfg.replay.fraction) if cfg.replay.size else None
+        if cfg.lipschitz.spectral_norm:
+            lipschitz.apply_spectral_norm(self.D)
+        self.networks: dict[str, nn.Module] = {"G": self.G, "D": self.D}
+        self.base_lr: dict[str, float] = {"G": cfg.optim.g_lr, "D": cfg.optim.d_lr}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {
+            "G": self._adam(self.G, cfg.optim.g_lr), "D": self._adam(self.D, cfg.optim.d_lr)}
+        self.counts = {"D": 0, "G": 0}
+
+    # ---------------------------------------------------------------- helpers
+    def _adam(self, net: nn.Module, lr: float) -> torch.optim.Optimizer:
+        return torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(self.cfg.optim.betas))
+
+    def sample_z(self, n: int) -> Tensor:
+        return torch.randn(n, self.latent_dim, device=self.device)
+
+    def real_batch(self) -> Tensor:
+        return self.data.sample(self.cfg.data.batch_size).to(self.device)
+
+    @property
+    def batch_size(self) -> int:
+        return self.cfg.data.batch_size
+
+    def step(self, name: str, loss: Tensor, terms: dict[str, Tensor],
+             max_norm: float | None = None) -> float:
+        """Check every term is finite, back-propagate, clip the gradient norm, take a step."""
+        for term, value in terms.items():
+            if not torch.isfinite(value).all():
+                raise NonFiniteError(name, term)
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for p in self.networks[name].parameters() if p.grad is not None]
+        clip = self.cfg.optim.grad_clip if max_norm is None else max_norm
+        norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else float("inf"))
+        if not torch.isfinite(norm):
+            raise NonFiniteError(name, "gradient")
+        opt.step()
+        self.counts[name] += 1
+        return float(norm)
+
+    def set_lr(self, scale: float) -> None:
+        """Every optimiser at ``scale`` times its base learning rate (decay, rollbacks)."""
+        for name, opt in self.optimizers.items():
+            for group in opt.param_groups:
+                group["lr"] = self.base_lr[name] * scale
+
+    def critic_scores(self, x: Tensor, name: str) -> Tensor:
+        scores = self.D(x)
+        if scores.dim() == 2 and scores.shape[1] == 1:
+            scores = scores[:, 0]
+        if scores.dim() != 1 or scores.shape[0] != x.shape[0]:
+            raise ShapeError(
+                f"the discriminator returned shape {tuple(scores.shape)} for a {name} batch of "
+                f"{x.shape[0]}; expected ({x.shape[0]},) or ({x.shape[0]}, 1)",
+                hint="the discriminator must map each sample to one score")
+        return scores
+
+    # ---------------------------------------------------------------- critic phase
+    def d_step(self, diagnostics: bool = False) -> Stats:
+        cfg = self.cfg
+        real = self.real_batch()
+        with torch.no_grad():
+            fake = self.G(self.sample_z(real.shape[0]))
+        if self.replay is not None:
+            fake = self.replay.mix(fake)
+        real_in, fake_in = self.augment(real), self.augment(fake)
+        s_real = self.critic_scores(real_in, "real")
+        s_fake = self.critic_scores(fake_in, "fake")
+        stats: Stats = {}
+        weights = None
+        if cfg.variational.reweight:
+            weights = importance_weights(s_fake, cfg.variational.temperature)
+            stats["weights/ess"] = float(effective_sample_size(weights))
+            stats["weights/max"] = float(weights.max())
+        adv = self.objective.d_loss(s_real, s_fake, weights)
+        terms = {"adversarial loss": adv}
+        loss = adv
+        gp_cfg = cfg.lipschitz.gradient_penalty
+        if gp_cfg.weight > 0:
+            gp, norms = lipschitz.gradient_penalty(self.D, real_in, fake_in, gp_cfg.target,
+                                                   gp_cfg.one_sided)
+            terms["gradient penalty"] = gp
+            loss = loss + gp_cfg.weight * gp
+            stats["lipschitz/gp"] = float(gp)
+            stats["lipschitz/grad_norm_interp"] = float(norms.mean())
+        ct_cfg = cfg.lipschitz.consistency
+        if ct_cfg.weight > 0:
+            ct = lipschitz.consistency_term(self.D, real_in, ct_cfg.feature_weight, ct_cfg.margin)
+            terms["consistency term"] = ct
+            loss = loss + ct_cfg.weight * ct
+            stats["lipschitz/ct"] = float(ct)
+        if diagnostics:
+            norms = lipschitz.input_gradient_norm(self.D, fake_in, create_graph=False)
+            stats["grad/d_fake_norm"] = float(norms.mean())
+        self.step("D", loss, terms)
+        if cfg.lipschitz.weight_clip > 0:
+            lipschitz.clip_weights(self.D, cfg.lipschitz.weight_clip)
+        stats["loss/d"] = float(loss.detach())
+        stats["critic/real"] = float(s_real.mean())
+        stats["critic/fake"] = float(s_fake.mean())
+        stats["critic/wasserstein_estimate"] = float(s_real.mean() - s_fake.mean())
+        return stats
+
+    # ---------------------------------------------------------------- generator phase
+    def g_phase(self, diagnostics: bool = False) -> list[Stats]:
+        """``n_gen`` generator steps (optionally on one latent batch)."""
+        z = self.sample_z(self.batch_size) if self.cfg.schedule.same_z_for_gen_steps else None
+        self.begin_generator_phase(z)
+        out = []
+        for _ in range(self.cfg.schedule.n_gen):
+            out.append(self.g_step(z if z is not None else self.sample_z(self.batch_size)))
+        return out
+
+    def begin_generator_phase(self, z: Tensor | None) -> None:
+        """Hook for methods that record the old generator (ratio estimation)."""
+
+    def g_step(self, z: Tensor) -> Stats:
+        fake = self.G(z)
+        if fake.shape[1:] != tuple(self.data.sample_shape):
+            raise ShapeError(
+                f"the generator produced samples of shape {tuple(fake.shape[1:])} but the data "
+                f"'{self.data.name}' has shape {tuple(self.data.sample_shape)}",
+                hint="make the generator output match the data, or pick a model for this data")
+        loss, terms, stats = self.generator_loss(z, fake)
+        stats["grad/g_norm"] = self.step("G", loss, terms)
+        stats["loss/g"] = float(loss.detach())
+        return stats
+
+    def generator_loss(self, z: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor], Stats]:
+        cfg = self.cfg
+        fake_in = self.augment(fake)
+        stats: Stats = {}
+        fm_weight = cfg.objective.feature_matching
+        if cfg.unrolled.steps > 0:
+            lr = cfg.unrolled.lr or self.optimizers["D"].param_groups[0]["lr"]
+            reals = [self.augment(self.real_batch()) for _ in range(cfg.unrolled.steps)]
+            params = unrolled_parameters(self.D, self.objective.d_loss, reals,
+                                         fake_in.detach(), lr)
+            scores = functional_call(self.D, params, (fake_in,)).reshape(-1)
+        elif fm_weight > 0:
+            scores, feats_fake = lipschitz.critic_features(self.D, fake_in)
+        else:
+            scores = self.critic_scores(fake_in, "fake")
+        loss = torch.zeros((), device=self.device)
+        terms: dict[str, Tensor] = {}
+        if not cfg.objective.feature_matching_only:
+            adv = self.objective.g_loss(scores)
+            terms["adversarial loss"] = adv
+            loss = loss + adv
+        if fm_weight > 0:
+            if cfg.unrolled.steps > 0:
+                _, feats_fake = lipschitz.critic_features(self.D, fake_in)
+            _, feats_real = lipschitz.critic_features(self.D, self.augment(self.real_batch()))
+            fm = feature_matching_loss(feats_real, feats_fake)
+            terms["feature matching"] = fm
+            loss = loss + fm_weight * fm
+            stats["loss/feature_matching"] = float(fm)
+        stats["critic/g_fake"] = float(scores.mean())
+        return loss, terms, stats
+
+    # ---------------------------------------------------------------- state
+    def extra_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"counts": dict(self.counts)}
+        if self.replay is not None:
+            state["replay"] = self.replay.state_dict()
+        return state
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.counts.update(state.get("counts", {}))
+        if self.replay is not None and "replay" in state:
+            self.replay.load_state_dict(state["replay"])
+
+    def warmup(self) -> list[Stats]:
+        """Steps before training: ``schedule.d_warmup`` critic steps."""
+        return [self.d_step() for _ in range(self.cfg.schedule.d_warmup)]
+
+
+def _latent_dim(generator: nn.Module) -> int:
+    dim = getattr(generator, "latent_dim", None)
+    if not isinstance(dim, int) or dim < 1:
+        raise ShapeError(
+            f"{type(generator).__name__} has no integer attribute 'latent_dim'",
+            hint="set generator.latent_dim = <size of z> so stablegan can sample z ~ N(0, I)")
+    return dim

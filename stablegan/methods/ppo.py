@@ -1,0 +1,193 @@
+"""PPO-GAN (Wu et al., NeurIPS 2020): the generator phase with probability-ratio clipping.
+
+One generator phase (``n_gen`` steps, usually on one latent batch z)::
+
+    ratio.begin_phase(z)               record the old generator: C_old(x_old) or log p_old(x)
+    repeat n_gen times:
+        ratio.update()                 classifier estimator: one C step, fresh reals and fakes
+        x = G(z) ; log r = ratio.log_ratio(x)
+        A = advantage(D(x))            raw / centered / normalized critic value
+        L_G = -mean(clipped_surrogate(r, A, eps, clip_mode))     Eq. 5 (or the authors' variant)
+
+The critic side (importance re-weighting of fakes, Eq. 8) lives in ``GANMethod.d_step`` behind
+``variational.reweight``, so it composes with every objective. Ratio estimators share one small
+interface (``begin_phase``, ``update``, ``log_ratio``, ``samples``) so a generator with a tractable
+likelihood can use the exact ratio instead of the classifier.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from stablegan.config import Config
+from stablegan.errors import ConfigError
+from stablegan.methods.gan import GANMethod, Stats
+from stablegan.variational import (
+    advantage,
+    binary_accuracy,
+    classifier_log_ratio,
+    clipped_surrogate,
+    exact_log_ratio,
+    ratio_statistics,
+)
+
+
+class ClassifierRatio:
+    """Eq. 6: ``log r = logit C_old(x_old) - logit C(x_new)``, C fine-tuned one step per G step."""
+
+    def __init__(self, method: PPOGANMethod, classifier: nn.Module) -> None:
+        self.method = method
+        self.C = classifier
+        self.logit_old: Tensor | None = None
+        self.x_old: Tensor | None = None
+
+    def logits(self, x: Tensor) -> Tensor:
+        """C's logit at x in eval mode (BatchNorm running statistics: a pointwise function)."""
+        was_training = self.C.training
+        self.C.eval()
+        try:
+            return self.C(x).reshape(-1)
+        finally:
+            self.C.train(was_training)
+
+    def begin_phase(self, z: Tensor) -> None:
+        with torch.no_grad():
+            self.x_old = self.method.G(z)
+            self.logit_old = self.logits(self.x_old)
+
+    def update(self) -> Stats:
+        """One BCE step of C: reals labelled 1, fresh fakes labelled 0."""
+        m = self.method
+        real = m.real_batch()
+        with torch.no_grad():
+            fake = m.G(m.sample_z(real.shape[0]))
+        self.C.train()
+        l_real, l_fake = self.C(real).reshape(-1), self.C(fake).reshape(-1)
+        loss = (F.binary_cross_entropy_with_logits(l_real, torch.ones_like(l_real))
+                + F.binary_cross_entropy_with_logits(l_fake, torch.zeros_like(l_fake)))
+        m.step("C", loss, {"classifier loss": loss}, max_norm=m.cfg.optim.c_grad_clip)
+        return {"classifier/loss": float(loss),
+                "classifier/accuracy": binary_accuracy(l_real.detach(), l_fake.detach())}
+
+    def samples(self, z: Tensor) -> Tensor:
+        return self.method.G(z)
+
+    def log_ratio(self, x: Tensor) -> Tensor:
+        assert self.logit_old is not None, "begin_phase must run first"
+        return classifier_log_ratio(self.logits(x), self.logit_old)
+
+
+class ExactRatio:
+    """``log r = log p_theta(x) - log p_theta_old(x)`` on samples of the old generator.
+
+    Needs a generator with ``sample(n) -> x`` and ``log_prob(x) -> (B,)`` (e.g. a language model);
+    the samples are fixed for the phase and the gradient reaches G through ``log p_theta`` only.
+    """
+
+    def __init__(self, method: PPOGANMethod) -> None:
+        G = method.G
+        if not (callable(getattr(G, "sample", None)) and callable(getattr(G, "log_prob", None))):
+            raise ConfigError(
+                f"variational.ratio=exact needs a generator with sample(n) and log_prob(x); "
+                f"{type(G).__name__} has not both",
+                hint="use variational.ratio=classifier for implicit generators")
+        self.method = method
+        self.x_old: Tensor | None = None
+        self.logp_old: Tensor | None = None
+
+    def begin_phase(self, z: Tensor) -> None:
+        with torch.no_grad():
+            self.x_old = self.method.G.sample(z.shape[0])
+            self.logp_old = self.method.G.log_prob(self.x_old)
+
+    def update(self) -> Stats:
+        return {}
+
+    def samples(self, z: Tensor) -> Tensor:
+        assert self.x_old is not None
+        return self.x_old
+
+    def log_ratio(self, x: Tensor) -> Tensor:
+        assert self.logp_old is not None
+        return exact_log_ratio(self.method.G.log_prob(x), self.logp_old)
+
+
+class PPOGANMethod(GANMethod):
+    """GANMethod whose generator minimises the clipped surrogate of Eq. 5."""
+
+    def __init__(self, cfg: Config, generator: nn.Module, discriminator: nn.Module, data: Any,
+                 device: torch.device | str = "cpu", classifier: nn.Module | None = None) -> None:
+        super().__init__(cfg, generator, discriminator, data, device)
+        v = cfg.variational
+        if v.classifier_lr_divide:  # the authors' code: G and C at lr / n_gen
+            self.base_lr["G"] = cfg.optim.g_lr / cfg.schedule.n_gen
+            self.set_lr(1.0)
+        self.ratio: ClassifierRatio | ExactRatio
+        if v.ratio == "classifier":
+            if classifier is None:
+                from stablegan.models import build_classifier
+
+                classifier = build_classifier(cfg.model, tuple(data.sample_shape))
+            self.C = classifier.to(self.device)
+            self.networks["C"] = self.C
+            c_lr = cfg.optim.c_lr / (cfg.schedule.n_gen if v.classifier_lr_divide else 1)
+            self.base_lr["C"] = c_lr
+            self.optimizers["C"] = self._adam(self.C, c_lr)
+            self.counts["C"] = 0
+            self.ratio = ClassifierRatio(self, self.C)
+        else:
+            self.ratio = ExactRatio(self)
+
+    def begin_generator_phase(self, z: Tensor | None) -> None:
+        if z is None:
+            raise ConfigError(
+                "probability-ratio clipping compares G and G_old on one latent batch",
+                hint="set schedule.same_z_for_gen_steps=true")
+        self.ratio.begin_phase(z)
+
+    def g_step(self, z: Tensor) -> Stats:
+        stats = self.ratio.update()
+        if isinstance(self.ratio, ExactRatio):
+            loss, terms, more = self.generator_loss(z, self.ratio.samples(z))
+            stats.update(more)
+            stats["grad/g_norm"] = self.step("G", loss, terms)
+            stats["loss/g"] = float(loss.detach())
+            return stats
+        stats.update(super().g_step(z))
+        return stats
+
+    def generator_loss(self, z: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor], Stats]:
+        v = self.cfg.variational
+        fake_in = self.augment(fake)
+        exact = isinstance(self.ratio, ExactRatio)
+        scores = self.critic_scores(fake_in, "fake")
+        if exact:
+            scores = scores.detach()
+        log_r = self.ratio.log_ratio(fake)
+        r = log_r.exp()
+        adv = advantage(scores, v.advantage)
+        surrogate = clipped_surrogate(r, adv, v.eps, v.clip_mode)
+        loss = -surrogate.mean()
+        stats = ratio_statistics(log_r, adv, v.eps, v.clip_mode)
+        stats["critic/g_fake"] = float(scores.mean())
+        stats["loss/g_wgan"] = float(-scores.mean())
+        return loss, {"clipped surrogate": loss, "log ratio": log_r}, stats
+
+    def warmup(self) -> list[Stats]:
+        out = super().warmup()
+        if isinstance(self.ratio, ClassifierRatio):
+            out += [self.ratio.update() for _ in range(self.cfg.variational.classifier_warmup)]
+        return out
+
+
+def build_method(cfg: Config, generator: nn.Module, discriminator: nn.Module, data: Any,
+                 device: torch.device | str = "cpu",
+                 classifier: nn.Module | None = None) -> GANMethod:
+    """The method class the config asks for: PPO-GAN when ratio clipping is on, else classic."""
+    if cfg.variational.clip:
+        return PPOGANMethod(cfg, generator, discriminator, data, device, classifier)
+    return GANMethod(cfg, generator, discriminator, data, device)

@@ -1,0 +1,74 @@
+"""Named methods: each is only a config fragment over the ingredients (see stablegan.config).
+
+``--set method=NAME`` selects one; anything set explicitly in a recipe or with ``--set`` wins.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+_WGAN_GP = {
+    "objective": {"loss": "wasserstein"},
+    "lipschitz": {"gradient_penalty": {"weight": 10.0}},
+    "schedule": {"n_critic": 5},
+    "optim": {"betas": [0.5, 0.9]},
+}
+
+# The authors' CIFAR-10 settings of Wu et al. (2020): WGAN-GP critic (lambda 5), eps 0.4,
+# 5 critic steps then 5 (C step + G step) pairs on one latent batch.
+_PPO = {
+    "objective": {"loss": "wasserstein"},
+    "lipschitz": {"gradient_penalty": {"weight": 5.0}},
+    "schedule": {"n_critic": 5, "n_gen": 5, "same_z_for_gen_steps": True},
+    "optim": {"betas": [0.5, 0.9]},
+    "variational": {"reweight": True, "clip": True, "eps": 0.4},
+}
+
+_CT = {"lipschitz": {"consistency": {"weight": 2.0, "feature_weight": 0.1, "margin": 0.0}},
+       "model": {"d_dropout": 0.2}}
+
+
+def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
+    from stablegan.config import deep_merge
+
+    out: dict[str, Any] = {}
+    for p in parts:
+        out = deep_merge(out, copy.deepcopy(p))
+    return out
+
+
+PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
+    "gan": ("minimax (saturating) GAN, Goodfellow et al. 2014",
+            {"objective": {"loss": "minimax"}}),
+    "nsgan": ("non-saturating GAN, -log D(G(z)) generator loss",
+              {"objective": {"loss": "nonsaturating"}}),
+    "lsgan": ("least-squares GAN, Mao et al. 2017", {"objective": {"loss": "least_squares"}}),
+    "hinge": ("hinge loss GAN (Lim & Ye 2017)", {"objective": {"loss": "hinge"}}),
+    "wgan": ("Wasserstein GAN with weight clipping c=0.01, 5 critic steps, Arjovsky et al. 2017",
+             {"objective": {"loss": "wasserstein"}, "lipschitz": {"weight_clip": 0.01},
+              "schedule": {"n_critic": 5}}),
+    "wgan-gp": ("Wasserstein GAN with gradient penalty (lambda 10, 5 critic steps), "
+                "Gulrajani et al. 2017", _WGAN_GP),
+    "ct-gan": ("WGAN-GP plus the consistency term (lambda_2 2, dropout 0.2), Wei et al. 2018",
+               _merge(_WGAN_GP, _CT)),
+    "sngan": ("hinge loss with spectral normalisation on every critic layer, Miyato et al. 2018",
+              {"objective": {"loss": "hinge"}, "lipschitz": {"spectral_norm": True}}),
+    "ppo-gan": ("re-weighting + probability-ratio clipping on a WGAN-GP critic (5:5), "
+                "Wu et al. 2020", _PPO),
+    "ppo-gan-ct": ("ppo-gan on a CT-GAN critic", _merge(_PPO, _CT)),
+    "ppo-gan-reweight": ("ablation: critic sample re-weighting only, 5:1",
+                         _merge(_PPO, {"schedule": {"n_gen": 1, "same_z_for_gen_steps": False},
+                                       "variational": {"clip": False}})),
+    "ppo-gan-clip": ("ablation: generator probability-ratio clipping only, 5:5",
+                     _merge(_PPO, {"variational": {"reweight": False}})),
+}
+
+
+def preset_fragment(name: str) -> dict[str, Any]:
+    """A deep copy of the config fragment of method ``name``."""
+    return copy.deepcopy(PRESETS[name][1])
+
+
+def describe() -> list[tuple[str, str]]:
+    return [(name, desc) for name, (desc, _) in PRESETS.items()]

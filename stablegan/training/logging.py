@@ -1,0 +1,96 @@
+"""Run logging: ``metrics.jsonl`` (one JSON object per logged iteration), TensorBoard when
+installed, and rolling loss variance."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else (1e308 if value > 0 else -1e308)
+    return value
+
+
+def truncate_jsonl(path: Path, last_step: int) -> None:
+    """Drop lines with ``step > last_step`` (and a torn last line) so a resumed run appends
+    exactly where its checkpoint stands."""
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and int(row.get("step", 0)) <= last_step:
+            keep.append(line)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(k + "\n" for k in keep), encoding="utf-8")
+    tmp.replace(path)
+
+
+class JsonlWriter:
+    """Append-only JSON-lines file, flushed after each row."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh = open(path, "a", encoding="utf-8")
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._fh.write(json.dumps({k: _clean(v) for k, v in row.items()}) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class TensorBoard:
+    """Thin optional wrapper: a no-op when tensorboard is not installed or turned off."""
+
+    def __init__(self, log_dir: Path | None, enabled: bool) -> None:
+        self.writer = None
+        if log_dir is None or not enabled:
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except Exception:  # noqa: BLE001 - tensorboard missing or broken: log to jsonl only
+            return
+        self.writer = SummaryWriter(log_dir=str(log_dir))
+
+    def scalars(self, row: dict[str, Any], step: int) -> None:
+        if self.writer is None:
+            return
+        for key, value in row.items():
+            if key != "step" and isinstance(value, (int, float)) and math.isfinite(value):
+                self.writer.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class RollingVariance:
+    """Variance of the last ``window`` values (Fig. 1 middle/right of Wu et al. 2020)."""
+
+    def __init__(self, window: int) -> None:
+        self.values: deque[float] = deque(maxlen=window)
+
+    def add(self, value: float) -> float:
+        self.values.append(value)
+        n = len(self.values)
+        if n < 2:
+            return 0.0
+        mean = sum(self.values) / n
+        return sum((v - mean) ** 2 for v in self.values) / (n - 1)
+
+    def state(self) -> list[float]:
+        return list(self.values)
+
+    def load(self, values: list[float]) -> None:
+        self.values.clear()
+        self.values.extend(float(v) for v in values)
