@@ -1,0 +1,47 @@
+"""Training data sources: toy mixtures, image benchmarks, image folders and tensor files.
+
+``build_data(cfg, seed)`` returns a :class:`DataSource`; see :mod:`stablegan.data.base` for the
+sampling, evaluation-set and resume contracts.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+
+from stablegan.config import DataConfig
+from stablegan.data.base import DataSource, FiniteSource, too_small_error
+from stablegan.data.folder import image_folder
+from stablegan.data.tensorfile import tensor_source
+from stablegan.data.toy import GaussianMixture, grid, ring
+from stablegan.data.vision import cifar10, digits, mnist
+from stablegan.errors import ConfigError
+
+SOURCES: dict[str, Callable[[DataConfig, int], DataSource]] = {
+    "ring": lambda cfg, seed: ring(seed),
+    "grid": lambda cfg, seed: grid(seed),
+    "digits": digits,
+    "mnist": mnist,
+    "cifar10": cifar10,
+    "image-folder": image_folder,
+    "tensor": tensor_source,
+}
+
+__all__ = ["SOURCES", "DataSource", "FiniteSource", "GaussianMixture", "build_data"]
+
+
+def build_data(cfg: DataConfig, seed: int) -> DataSource:
+    """The data source named ``cfg.name``; its sampler is seeded with ``seed``.
+
+    Raises ConfigError for an unknown name and DataError when a finite data set has fewer
+    training items than ``cfg.batch_size``.
+    """
+    factory = SOURCES.get(cfg.name)
+    if factory is None:
+        close = difflib.get_close_matches(cfg.name, list(SOURCES), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(SOURCES)}"
+        raise ConfigError(f"unknown data '{cfg.name}' (config key 'data.name')", hint=hint)
+    source = factory(cfg, seed)
+    if source.size is not None and source.size < cfg.batch_size:
+        raise too_small_error(source.name, source.size, cfg.batch_size)
+    return source
