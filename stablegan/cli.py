@@ -11,6 +11,7 @@ import argparse
 import json
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, help="number of generated samples")
     p.add_argument("--checkpoint", default="last.pt", help="last.pt or best.pt")
 
+    p = sub.add_parser("compare", help="run several methods x seeds and summarise them")
+    p.add_argument("--recipe", default="ring", help="built-in recipe name")
+    p.add_argument("--methods", required=True, help="comma list, e.g. wgan-gp,ppo-gan")
+    p.add_argument("--seeds", default="0,1,2", help="comma list of seeds")
+    budget = p.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--steps", type=int, help="iterations per run (same for every method)")
+    budget.add_argument("--batches", type=int,
+                        help="equal compute: minibatch updates of all networks per run")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--jobs", type=int, help="parallel runs (default: number of cores)")
+    p.add_argument("--evals", type=int, default=10, help="evaluations per run (for curves.png)")
+    p.add_argument("--out", required=True, help="output directory (rerun to resume)")
+
+    p = sub.add_parser("demo", help="the main job: ppo-gan against its WGAN-GP baseline on "
+                       "the default recipe, at equal compute (a few minutes on 2 cores)")
+    p.add_argument("--out", default="runs/demo", help="output directory")
+    p.add_argument("--batches", type=int, default=6000, help="compute budget per method")
+    p.add_argument("--recipe", default="ring", help="recipe (default ring)")
+
+    p = sub.add_parser("diagnose", help="diagnostic plots from a run")
+    p.add_argument("what", choices=["surrogate"],
+                   help="surrogate: Fig. 1 (left) of Wu et al. 2020, objective vs interpolation")
+    p.add_argument("--run", required=True, help="run directory")
+    p.add_argument("--out", help="output directory (default RUN/diagnose)")
+
+    p = sub.add_parser("report", help="self-contained HTML report of a run or a comparison")
+    p.add_argument("--run", help="run directory")
+    p.add_argument("--compare", help="output directory of 'stablegan compare'")
+
     sub.add_parser("recipes", help="list built-in recipes")
     sub.add_parser("methods", help="list method presets (--set method=NAME)")
     return parser
@@ -62,40 +92,72 @@ def _default_out(cfg: Any, recipe: str | None, config_file: str | None) -> Path:
     return Path("runs") / f"{base}-{cfg.method}-s{cfg.seed}"
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _resume_config(out: Path, args: argparse.Namespace) -> Any:
+    """The config of the run in ``out``: its config.yaml, or the config stored in its checkpoint
+    when config.yaml is missing or damaged; ``--steps``/``--seed`` apply on top."""
     from stablegan.config import from_dict, read_yaml
-    from stablegan.recipes import load_config
-    from stablegan.training.trainer import Trainer
+    from stablegan.errors import ConfigError
+    from stablegan.training.checkpoint import load_latest
 
-    explicit = bool(args.recipe or args.config or args.overrides)
-    if args.resume and args.out and not explicit:
-        saved = Path(args.out) / "config.yaml"
-        if not saved.is_file():
-            raise StableganError(f"cannot resume: {saved} does not exist",
-                                 hint="pass the --out directory of an earlier run")
+    saved = out / "config.yaml"
+    try:
         data = read_yaml(saved)
-        if args.steps is not None:
-            data["steps"] = args.steps
-        cfg = from_dict(data)
-    else:
-        cfg = load_config(args.recipe, args.config, args.overrides, args.steps, args.seed)
-    if args.quiet:
-        cfg.log.progress = False
-    out = Path(args.out) if args.out else _default_out(cfg, args.recipe, args.config)
-    ckpt = out / "checkpoints" / "last.pt"
-    if args.resume:
-        if not ckpt.is_file() and not (out / "checkpoints" / "last.pt.prev").is_file():
-            raise StableganError(f"cannot resume: no checkpoint in {out / 'checkpoints'}",
-                                 hint="start the run without --resume")
-    elif ckpt.is_file():
-        raise StableganError(f"{out} already holds a run; refusing to overwrite it",
-                             hint="pass --resume to continue it, or choose another --out")
-    trainer = Trainer.from_config(cfg, out_dir=out)
-    if args.resume:
-        for warning in trainer.resume(force=args.force):
-            print(f"warning: {warning}", file=sys.stderr)
-        print(f"resuming {out} at step {trainer.step}/{cfg.steps}", file=sys.stderr)
-    result = trainer.fit()
+    except ConfigError as err:
+        try:
+            state, _, _ = load_latest(out / "checkpoints" / "last.pt")
+        except StableganError:
+            raise StableganError(f"cannot resume: {err.message}",
+                                 hint="pass the --out directory of an earlier run") from None
+        print(f"warning: {err.message}; using the config stored in the checkpoint",
+              file=sys.stderr)
+        data = dict(state.get("config") or {})
+    if args.steps is not None:
+        data["steps"] = args.steps
+    if args.seed is not None:
+        data["seed"] = args.seed
+    return from_dict(data)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from stablegan.recipes import load_config
+    from stablegan.training.trainer import Interrupted, Trainer
+
+    out_hint: list[Path] = []
+
+    def early_stop(signum: int, frame: Any) -> None:  # before/after Trainer.fit's own handler
+        raise Interrupted(signum, out_hint[0] if out_hint else None, saved=False)
+
+    previous = (signal.signal(signal.SIGTERM, early_stop)
+                if threading.current_thread() is threading.main_thread() else None)
+    try:
+        explicit = bool(args.recipe or args.config or args.overrides)
+        if args.resume and args.out and not explicit:
+            cfg = _resume_config(Path(args.out), args)
+        else:
+            cfg = load_config(args.recipe, args.config, args.overrides, args.steps, args.seed)
+        if args.quiet:
+            cfg.log.progress = False
+        out = Path(args.out) if args.out else _default_out(cfg, args.recipe, args.config)
+        ckpt = out / "checkpoints" / "last.pt"
+        if args.resume:
+            if not ckpt.is_file() and not (out / "checkpoints" / "last.pt.prev").is_file():
+                raise StableganError(f"cannot resume: no checkpoint in {out / 'checkpoints'}",
+                                     hint="start the run without --resume")
+            out_hint.append(out)
+        elif ckpt.is_file():
+            raise StableganError(f"{out} already holds a run; refusing to overwrite it",
+                                 hint="pass --resume to continue it, or choose another --out")
+        trainer = Trainer.from_config(cfg, out_dir=out)
+        if args.resume:
+            for warning in trainer.resume(force=args.force):
+                print(f"warning: {warning}", file=sys.stderr)
+            print(f"resuming {out} at step {trainer.step}/{cfg.steps}", file=sys.stderr)
+        result = trainer.fit()
+        if not out_hint:
+            out_hint.append(out)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     print(f"run directory: {out}")
     print(f"  samples: {out / 'samples'}   losses: {out / 'losses.png'}   "
           f"checkpoint: {ckpt}")
@@ -149,8 +211,72 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval,
+def _csv(text: str, what: str, cast: Any = str) -> list[Any]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        return [cast(t) for t in items]
+    except ValueError:
+        raise StableganError(f"--{what} must be a comma list of {cast.__name__}s, got '{text}'")\
+            from None
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from stablegan.compare import run_compare
+
+    methods, seeds = _csv(args.methods, "methods"), _csv(args.seeds, "seeds", int)
+    summary = run_compare(args.recipe, methods, seeds, args.out, steps=args.steps,
+                          batches=args.batches, overrides=args.overrides, jobs=args.jobs,
+                          evals=args.evals)
+    print((Path(args.out) / "summary.md").read_text())
+    print(f"written: {args.out}/summary.json, summary.md, curves.png, loss_variance.png")
+    _ = summary
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from stablegan.compare import run_compare
+
+    print(f"demo: wgan-gp vs ppo-gan on '{args.recipe}' at {args.batches} batches each "
+          f"(output in {args.out}; rerun to resume)", file=sys.stderr)
+    run_compare(args.recipe, ["wgan-gp", "ppo-gan"], [0], args.out, batches=args.batches,
+                jobs=1, evals=10)
+    print((Path(args.out) / "summary.md").read_text())
+    for m in ("wgan-gp", "ppo-gan"):
+        print(f"{m}: samples {args.out}/{m}/seed0/samples/  losses {args.out}/{m}/seed0/losses.png")
+    print(f"curves: {args.out}/curves.png   loss variance: {args.out}/loss_variance.png")
+    return 0
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from stablegan.diagnose import surrogate_landscape
+
+    result = surrogate_landscape(args.run, args.out)
+    out = Path(args.out) if args.out else Path(args.run) / "diagnose"
+    print(json.dumps({k: result[k] for k in ("step", "eps", "clip_mode", "update_norm")}))
+    print(f"written: {out / 'surrogate.png'}, {out / 'surrogate.json'}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from stablegan.reports import write_compare_report, write_report
+
+    if bool(args.run) == bool(args.compare):
+        raise StableganError("give exactly one of --run DIR or --compare DIR")
+    path = write_report(args.run) if args.run else write_compare_report(args.compare)
+    print(path)
+    return 0
+
+
+COMMANDS = {"compare": cmd_compare, "demo": cmd_demo, "diagnose": cmd_diagnose,
+            "report": cmd_report, "train": cmd_train, "sample": cmd_sample, "eval": cmd_eval,
             "recipes": cmd_recipes, "methods": cmd_methods}
+
+
+def _is_out_of_memory(err: BaseException) -> bool:
+    text = str(err).lower()
+    return isinstance(err, MemoryError) or (
+        isinstance(err, RuntimeError)
+        and ("can't allocate memory" in text or "out of memory" in text))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,11 +299,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hint: {err.hint}", file=sys.stderr)
         return EXIT_USER
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+        print("\ninterrupted; the last complete checkpoint on disk (if any) is kept",
+              file=sys.stderr)
         return 128 + signal.SIGINT
     except Exception as err:  # noqa: BLE001 - last resort: no raw traceback without --debug
         if args.debug:
             raise
+        if _is_out_of_memory(err):
+            print(f"error: out of memory: {err}".splitlines()[0], file=sys.stderr)
+            print("hint: lower data.batch_size, eval.n_samples or the model size "
+                  "(model.hidden, model.channels)", file=sys.stderr)
+            return EXIT_USER
         print(f"internal error: {type(err).__name__}: {err}".splitlines()[0], file=sys.stderr)
         print("rerun with --debug for the traceback, and please report it", file=sys.stderr)
         return 1
