@@ -10,13 +10,13 @@ STAMP := .install.stamp
 $(STAMP): pyproject.toml
 	$(PIP) install -q "$(TORCH_PIN)"
 	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q --no-deps "torch-fidelity==0.4.0" "prdc==0.2"
 	@touch $(STAMP)
 
 install: $(STAMP)
 
 demo: $(STAMP)
-	rm -rf runs/demo
-	$(PYTHON) -m stablegan train --recipe ring --out runs/demo
+	$(PYTHON) -m stablegan demo --out runs/demo
 
 test: $(STAMP)
 	$(PYTHON) -m pytest -q tests

@@ -82,6 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", help="run directory")
     p.add_argument("--compare", help="output directory of 'stablegan compare'")
 
+    p = sub.add_parser("classifier", help="domain classifier whose features evaluation uses "
+                       "offline (fid/classifier, class coverage, ...)")
+    csub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    c = csub.add_parser("train", help="train it on the labelled training split of a recipe's data")
+    c.add_argument("--recipe", help="built-in recipe name whose data to use (e.g. digits, mnist)")
+    c.add_argument("--config", help="a YAML config file (instead of --recipe)")
+    c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a data key, e.g. --set data.path=/data/mnist")
+    c.add_argument("--out", help="output .pt (default ~/.cache/stablegan/classifiers/<data>.pt, "
+                   "where evaluation looks; $STABLEGAN_CACHE_DIR moves the cache)")
+    c.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the split and initialisation")
+
     sub.add_parser("recipes", help="list built-in recipes")
     sub.add_parser("methods", help="list method presets (--set method=NAME)")
     return parser
@@ -194,6 +207,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_classifier(args: argparse.Namespace) -> int:
+    from stablegan.classifier import train_classifier
+    from stablegan.recipes import load_config
+
+    if not (args.recipe or args.config):
+        raise StableganError("give --recipe NAME or --config FILE: the classifier is trained on "
+                             "that config's data", hint="e.g. stablegan classifier train "
+                             "--recipe digits")
+    cfg = load_config(args.recipe, args.config, args.overrides)
+    info = train_classifier(cfg, epochs=args.epochs, seed=args.seed, out=args.out,
+                            log=lambda msg: print(msg, file=sys.stderr))
+    print(json.dumps(info))
+    return 0
+
+
 def cmd_recipes(args: argparse.Namespace) -> int:
     from stablegan.recipes import DEFAULT_RECIPE, describe_recipes
 
@@ -267,7 +295,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"compare": cmd_compare, "demo": cmd_demo, "diagnose": cmd_diagnose,
+COMMANDS = {"classifier": cmd_classifier,
+            "compare": cmd_compare, "demo": cmd_demo, "diagnose": cmd_diagnose,
             "report": cmd_report, "train": cmd_train, "sample": cmd_sample, "eval": cmd_eval,
             "recipes": cmd_recipes, "methods": cmd_methods}
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -47,13 +48,28 @@ def plan_runs(recipe: str, methods: list[str], seeds: list[int], steps: int | No
     if not methods or not seeds:
         raise ConfigError("--methods and --seeds must each name at least one entry")
     plans = []
-    for method in methods:
-        cfg = load_config(recipe, overrides=[*overrides, f"method={method}"])
-        n = steps if steps is not None else max(1, batches // batches_per_iteration(cfg))  # type: ignore[operator]
+    for spec in methods:
+        extra = method_overrides(spec)
+        cfg = load_config(recipe, overrides=[*overrides, *extra])
+        per_it = batches_per_iteration(cfg)
+        n = steps if steps is not None else max(1, batches // per_it)  # type: ignore[operator]
+        folder = re.sub(r"[^A-Za-z0-9._=-]+", "_", spec)
         for seed in seeds:
-            plans.append({"method": method, "seed": seed, "steps": n,
-                          "key": f"{method}/seed{seed}", "dir": f"{method}/seed{seed}"})
+            plans.append({"method": spec, "seed": seed, "steps": n, "overrides": extra,
+                          "batches_per_iteration": per_it,
+                          "key": f"{spec}/seed{seed}", "dir": f"{folder}/seed{seed}"})
     return plans
+
+
+def method_overrides(spec: str) -> list[str]:
+    """``"ppo-gan+variational.eps=0.2"`` -> ``["method=ppo-gan", "variational.eps=0.2"]``: a
+    preset name, optionally followed by ``+key=value`` settings that make a variant of it."""
+    name, *settings = [p.strip() for p in spec.split("+")]
+    for item in settings:
+        if "=" not in item:
+            raise ConfigError(f"method variant '{spec}': '{item}' is not key=value",
+                              hint="write NAME+key=value, e.g. ppo-gan+variational.eps=0.2")
+    return [f"method={name}", *settings]
 
 
 def _is_finished(run_dir: Path, steps: int) -> bool:
@@ -73,10 +89,9 @@ def _run_one(plan: dict[str, Any], recipe: str, out: Path, overrides: list[str],
     if _is_finished(run_dir, plan["steps"]):
         return {**plan, "status": "skipped (finished)", "seconds": 0.0}
     cmd = [sys.executable, "-m", "stablegan", "train", "--recipe", recipe,
-           "--set", f"method={plan['method']}", "--seed", str(plan["seed"]),
-           "--steps", str(plan["steps"]), "--out", str(run_dir),
+           "--seed", str(plan["seed"]), "--steps", str(plan["steps"]), "--out", str(run_dir),
            "--set", f"eval.every={eval_every}"]
-    for o in overrides:
+    for o in [*overrides, *plan["overrides"]]:
         cmd += ["--set", o]
     resumed = (run_dir / "checkpoints" / "last.pt").is_file()
     if resumed:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -146,6 +147,15 @@ class EvalConfig:
     every: int = 0  # evaluate every K iterations during training; 0 = only at the end
     n_samples: int = 2500
     metrics: list[str] = field(default_factory=list)  # empty = the data's default set
+    # feature space of fid/kid/is/prdc/memorisation: auto | pixels | classifier | inception | any
+    # registered extractor. auto: points -> coordinates; images -> the domain classifier when one
+    # is found (classifier_path, RUN/classifier.pt, the cache) or can be trained in seconds (small
+    # labelled data), else inception when its weights are on disk, else pixels (see
+    # stablegan.evaluation)
+    extractor: str = "auto"
+    classifier_path: str | None = None  # domain classifier .pt (stablegan classifier train)
+    inception_weights: str | None = None  # local weights-inception-2015-12-05-6726825d.pth
+    k: int = 5  # nearest neighbours of precision/recall/density/coverage
     best_metric: str | None = None  # keep checkpoints/best.pt by this metric
     best_mode: str = "min"  # min | max
     patience: int = 0  # early stop after this many evaluations without improvement; 0 = off
@@ -255,14 +265,17 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return int(value)
         raise ConfigError(f"config key '{key}' must be an integer, got {value!r}")
     if tp is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
+            number = float(value)
+        elif isinstance(value, str):
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"config key '{key}' must be a number, got {value!r}")
+        if number is not None and math.isfinite(number):  # no nan/inf anywhere in a config
+            return number
+        raise ConfigError(f"config key '{key}' must be a finite number, got {value!r}")
     if tp is str:
         if isinstance(value, str):
             return value
@@ -286,7 +299,7 @@ def _build(cls: type, data: Any, prefix: str = "") -> Any:
     for key, value in data.items():
         full = f"{prefix}.{key}" if prefix else str(key)
         if key not in fields:
-            raise unknown_key_error(full, cls, prefix)
+            raise unknown_key_error(full, cls, prefix, value)
         kwargs[key] = _coerce(value, hints[key], full)
     return cls(**kwargs)
 
@@ -304,8 +317,17 @@ def all_keys(cls: type = Config, prefix: str = "") -> list[str]:
     return keys
 
 
-def unknown_key_error(full: str, cls: type, prefix: str) -> ConfigError:
+def unknown_key_error(full: str, cls: type, prefix: str, value: Any = None) -> ConfigError:
     siblings = [f"{prefix}.{f.name}" if prefix else f.name for f in dataclasses.fields(cls)]
+    leaf_path = full
+    while isinstance(value, dict) and value:  # a misspelt section: name the key the user wrote
+        first = next(iter(value))
+        leaf_path, value = f"{leaf_path}.{first}", value[first]
+    if leaf_path != full:
+        close = difflib.get_close_matches(leaf_path, all_keys(), n=1, cutoff=0.6)
+        if close:
+            return ConfigError(f"unknown config key '{leaf_path}'",
+                               hint=f"did you mean '{close[0]}'?")
     close = difflib.get_close_matches(full, all_keys() + siblings, n=1, cutoff=0.6)
     if not close:
         leaf = full.rsplit(".", 1)[-1]
@@ -358,11 +380,13 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ConfigError(f"config file '{path}' is not valid YAML: {err}".splitlines()[0]) from None
+        first = f"{err}".splitlines()[0]
+        raise ConfigError(f"config file '{path}' is not valid YAML: {first}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file '{path}' must hold a mapping of keys, not {type(data).__name__}")
+        kind = type(data).__name__
+        raise ConfigError(f"config file '{path}' must hold a mapping of keys, not {kind}")
     return data
 
 
@@ -438,8 +462,9 @@ def validate(cfg: Config) -> None:
     _check(lp.gradient_penalty.weight >= 0, "lipschitz.gradient_penalty.weight", "must be >= 0")
     _check(lp.gradient_penalty.target > 0, "lipschitz.gradient_penalty.target", "must be > 0")
     _check(lp.consistency.weight >= 0, "lipschitz.consistency.weight", "must be >= 0")
-    _check(lp.consistency.feature_weight >= 0, "lipschitz.consistency.feature_weight", "must be >= 0")
-    _check(lp.consistency.weight == 0 or m.d_dropout > 0 or m.name not in ("auto", "mlp", "dcgan", "resnet"),
+    _check(lp.consistency.feature_weight >= 0, "lipschitz.consistency.feature_weight",
+           "must be >= 0")
+    _check(lp.consistency.weight == 0 or m.d_dropout > 0,
            "lipschitz.consistency.weight", "needs a critic with dropout (two dropout passes)",
            hint="also set model.d_dropout, e.g. --set model.d_dropout=0.2")
     s = cfg.schedule
@@ -480,6 +505,13 @@ def validate(cfg: Config) -> None:
     _check(e.patience >= 0, "eval.patience", "must be >= 0")
     _check(e.patience == 0 or (e.best_metric is not None and e.every > 0), "eval.patience",
            "needs eval.best_metric and eval.every > 0")
+    _check(e.k >= 1, "eval.k", f"must be >= 1, got {e.k}")
+    from stablegan.evaluation import check_eval_extractor, check_eval_metrics
+
+    check_eval_metrics(e.metrics)
+    check_eval_extractor(e.extractor)
+    for key in ("classifier_path", "inception_weights"):
+        _check(getattr(e, key) != "", f"eval.{key}", "must be a file path (or left unset)")
     lg = cfg.log
     _check(lg.every >= 1, "log.every", "must be >= 1")
     _check(lg.sample_every >= 0, "log.sample_every", "must be >= 0")

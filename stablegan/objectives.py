@@ -45,7 +45,13 @@ def _flat_scores(scores: Tensor, name: str) -> Tensor:
 def _weighted_mean(values: Tensor, weights: Tensor | None) -> Tensor:
     if weights is None:
         return values.mean()
-    return (weights * values).mean()
+    if weights.numel() != values.numel():  # (B, 1) * (B,) would broadcast to (B, B) silently
+        raise ShapeError(
+            f"got per-sample weights of shape {tuple(weights.shape)} for {values.numel()} fake "
+            "scores; expected one weight per fake sample",
+            hint="pass weights of shape (B,)",
+        )
+    return (weights.reshape(values.shape) * values).mean()
 
 
 @dataclass

@@ -63,7 +63,7 @@ def advantage(critic_values: Tensor, mode: str = "raw") -> Tensor:
 
 
 def clipped_surrogate(ratio: Tensor, adv: Tensor, eps: float, mode: str = "paper") -> Tensor:
-    """Per-sample Eq. 5 ``min(r A, clip(r, 1-eps, 1+eps) A)``, or the authors' ``A min(r, 1+eps)``."""
+    """Per-sample Eq. 5 ``min(r A, clip(r, 1-eps, 1+eps) A)``; reference: ``A min(r, 1+eps)``."""
     if mode == "paper":
         return torch.minimum(ratio * adv, torch.clamp(ratio, 1.0 - eps, 1.0 + eps) * adv)
     if mode == "reference":
@@ -80,7 +80,7 @@ def clip_binds(ratio: Tensor, adv: Tensor, eps: float, mode: str = "paper") -> T
 
 
 def ratio_statistics(log_ratio: Tensor, adv: Tensor, eps: float, mode: str) -> dict[str, float]:
-    """PPO diagnostics: mean/std of r, share where the clip binds, approx KL ``E[(r-1) - log r]``."""
+    """PPO diagnostics: mean/std of r, share where the clip binds, ``E[(r-1) - log r]``."""
     lr = log_ratio.detach()
     r = lr.exp()
     return {

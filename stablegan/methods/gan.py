@@ -55,7 +55,8 @@ class GANMethod:
         o = cfg.objective
         self.objective = Objective(o.loss, o.label_smoothing, o.label_noise, o.label_noise_mode)
         self.augment = DiffAugment(cfg.augment.policy, cfg.augment.probability)
-        self.replay = ReplayBuffer(cfg.replay.size, cfg.replay.fraction) if cfg.replay.size else None
+        self.replay = (ReplayBuffer(cfg.replay.size, cfg.replay.fraction)
+                       if cfg.replay.size else None)
         if cfg.lipschitz.spectral_norm:
             lipschitz.apply_spectral_norm(self.D)
         self.networks: dict[str, nn.Module] = {"G": self.G, "D": self.D}
@@ -139,14 +140,14 @@ class GANMethod:
                                                    gp_cfg.one_sided)
             terms["gradient penalty"] = gp
             loss = loss + gp_cfg.weight * gp
-            stats["lipschitz/gp"] = float(gp)
+            stats["lipschitz/gp"] = gp.item()
             stats["lipschitz/grad_norm_interp"] = float(norms.mean())
         ct_cfg = cfg.lipschitz.consistency
         if ct_cfg.weight > 0:
             ct = lipschitz.consistency_term(self.D, real_in, ct_cfg.feature_weight, ct_cfg.margin)
             terms["consistency term"] = ct
             loss = loss + ct_cfg.weight * ct
-            stats["lipschitz/ct"] = float(ct)
+            stats["lipschitz/ct"] = ct.item()
         if diagnostics:
             norms = lipschitz.input_gradient_norm(self.D, fake_in, create_graph=False)
             stats["grad/d_fake_norm"] = float(norms.mean())
@@ -154,9 +155,9 @@ class GANMethod:
         if cfg.lipschitz.weight_clip > 0:
             lipschitz.clip_weights(self.D, cfg.lipschitz.weight_clip)
         stats["loss/d"] = float(loss.detach())
-        stats["critic/real"] = float(s_real.mean())
-        stats["critic/fake"] = float(s_fake.mean())
-        stats["critic/wasserstein_estimate"] = float(s_real.mean() - s_fake.mean())
+        stats["critic/real"] = s_real.mean().item()
+        stats["critic/fake"] = s_fake.mean().item()
+        stats["critic/wasserstein_estimate"] = (s_real.mean() - s_fake.mean()).item()
         return stats
 
     # ---------------------------------------------------------------- generator phase
@@ -192,8 +193,7 @@ class GANMethod:
         if cfg.unrolled.steps > 0:
             lr = cfg.unrolled.lr or self.optimizers["D"].param_groups[0]["lr"]
             reals = [self.augment(self.real_batch()) for _ in range(cfg.unrolled.steps)]
-            params = unrolled_parameters(self.D, self.objective.d_loss, reals,
-                                         fake_in.detach(), lr)
+            params = unrolled_parameters(self.D, self.objective.d_loss, reals, fake_in, lr)
             scores = functional_call(self.D, params, (fake_in,)).reshape(-1)
         elif fm_weight > 0:
             scores, feats_fake = lipschitz.critic_features(self.D, fake_in)
@@ -212,8 +212,8 @@ class GANMethod:
             fm = feature_matching_loss(feats_real, feats_fake)
             terms["feature matching"] = fm
             loss = loss + fm_weight * fm
-            stats["loss/feature_matching"] = float(fm)
-        stats["critic/g_fake"] = float(scores.mean())
+            stats["loss/feature_matching"] = fm.item()
+        stats["critic/g_fake"] = scores.mean().item()
         return loss, terms, stats
 
     # ---------------------------------------------------------------- state

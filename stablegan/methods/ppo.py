@@ -35,6 +35,8 @@ from stablegan.variational import (
     ratio_statistics,
 )
 
+MAX_LOG_RATIO = 20.0
+
 
 class ClassifierRatio:
     """Eq. 6: ``log r = logit C_old(x_old) - logit C(x_new)``, C fine-tuned one step per G step."""
@@ -70,7 +72,7 @@ class ClassifierRatio:
         loss = (F.binary_cross_entropy_with_logits(l_real, torch.ones_like(l_real))
                 + F.binary_cross_entropy_with_logits(l_fake, torch.zeros_like(l_fake)))
         m.step("C", loss, {"classifier loss": loss}, max_norm=m.cfg.optim.c_grad_clip)
-        return {"classifier/loss": float(loss),
+        return {"classifier/loss": loss.item(),
                 "classifier/accuracy": binary_accuracy(l_real.detach(), l_fake.detach())}
 
     def samples(self, z: Tensor) -> Tensor:
@@ -168,13 +170,13 @@ class PPOGANMethod(GANMethod):
         if exact:
             scores = scores.detach()
         log_r = self.ratio.log_ratio(fake)
-        r = log_r.exp()
+        r = log_r.clamp(max=MAX_LOG_RATIO).exp()  # a saturated C must not give inf * 0 = NaN
         adv = advantage(scores, v.advantage)
         surrogate = clipped_surrogate(r, adv, v.eps, v.clip_mode)
         loss = -surrogate.mean()
         stats = ratio_statistics(log_r, adv, v.eps, v.clip_mode)
-        stats["critic/g_fake"] = float(scores.mean())
-        stats["loss/g_wgan"] = float(-scores.mean())
+        stats["critic/g_fake"] = scores.mean().item()
+        stats["loss/g_wgan"] = -scores.mean().item()
         return loss, {"clipped surrogate": loss, "log ratio": log_r}, stats
 
     def warmup(self) -> list[Stats]:

@@ -1,4 +1,4 @@
-"""Differentiable augmentation applied alike to real and fake images (Zhao et al. 2020, DiffAugment).
+"""Differentiable augmentation applied alike to real and fake images (DiffAugment, Zhao 2020).
 
 Policies: ``translation`` (shift by up to 1/8 of the size, zero padding), ``cutout`` (zero a random
 square of half the size), ``color`` (random brightness, saturation and contrast). Every op is

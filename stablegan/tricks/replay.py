@@ -18,7 +18,7 @@ class ReplayBuffer:
         self.seen = 0
 
     def mix(self, fake: Tensor) -> Tensor:
-        """Return ``fake`` with ``round(fraction * B)`` rows replaced by old fakes, then store it."""
+        """``fake`` with ``round(fraction * B)`` rows replaced by old fakes; then store ``fake``."""
         fake = fake.detach()
         out = fake
         n_old = int(round(self.fraction * fake.shape[0]))
@@ -38,7 +38,8 @@ class ReplayBuffer:
         keep = slot < self.size
         fill = int(min(self.size, self.seen + fake.shape[0]))
         if self.items.shape[0] < fill:
-            pad = torch.zeros((fill - self.items.shape[0],) + tuple(fake.shape[1:]), dtype=fake.dtype)
+            extra = (fill - self.items.shape[0],) + tuple(fake.shape[1:])
+            pad = torch.zeros(extra, dtype=fake.dtype)
             self.items = torch.cat([self.items, pad])
         self.items[slot[keep]] = fake[keep]
         self.seen += fake.shape[0]
@@ -47,5 +48,6 @@ class ReplayBuffer:
         return {"items": self.items, "seen": self.seen}
 
     def load_state_dict(self, state: dict) -> None:
-        self.items = state["items"]
+        items = state["items"]
+        self.items = items.clone() if items is not None else None  # never share with the source
         self.seen = int(state["seen"])

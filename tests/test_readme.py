@@ -1,0 +1,18 @@
+"""The README's Python API example runs as written."""
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_python_example_runs():
+    text = README.read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "README has no python example"
+    namespace: dict = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    result = namespace["result"]
+    assert "swd" in result and result["swd"] >= 0
+    assert namespace["samples"].shape == (1000, 2)
+    assert namespace["trainer"].step == 200
