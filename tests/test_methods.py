@@ -57,6 +57,20 @@ def test_ppo_gan_runs_one_classifier_step_per_generator_step(make_cfg, n_critic,
     assert 1.0 <= stats["weights/ess"] <= 16.0
 
 
+def test_classifier_step_sees_reals_and_fakes_in_one_batch(make_cfg):
+    """With BatchNorm in C, separate real and fake passes would let C separate them by batch
+    statistics that its eval-mode ratio logits never see; the C step must use one batch."""
+    trainer = _trainer(make_cfg, method="ppo-gan")
+    m = trainer.method
+    sizes: list[int] = []
+    hook = m.C.register_forward_pre_hook(lambda mod, args: sizes.append(args[0].shape[0]))
+    try:
+        m.ratio.update()
+    finally:
+        hook.remove()
+    assert sizes == [2 * trainer.cfg.data.batch_size]
+
+
 def test_d_warmup_and_classifier_warmup_run_once_before_training(make_cfg):
     trainer = _trainer(make_cfg, "schedule.d_warmup=4", "variational.classifier_warmup=3",
                        "schedule.n_critic=2", "schedule.n_gen=2", method="ppo-gan", steps=2)

@@ -68,7 +68,10 @@ class ClassifierRatio:
         with torch.no_grad():
             fake = m.G(m.sample_z(real.shape[0]))
         self.C.train()
-        l_real, l_fake = self.C(real).reshape(-1), self.C(fake).reshape(-1)
+        # one forward pass over reals and fakes together: with BatchNorm, separate passes would
+        # let C tell them apart by batch statistics, which its eval-mode logits never see
+        logits = self.C(torch.cat([real, fake])).reshape(-1)
+        l_real, l_fake = logits[: real.shape[0]], logits[real.shape[0]:]
         loss = (F.binary_cross_entropy_with_logits(l_real, torch.ones_like(l_real))
                 + F.binary_cross_entropy_with_logits(l_fake, torch.zeros_like(l_fake)))
         m.step("C", loss, {"classifier loss": loss}, max_norm=m.cfg.optim.c_grad_clip)
