@@ -19,6 +19,12 @@ from stablegan.recipes import load_config
 # Tiny tensors are far faster single-threaded (a (16, 16) BatchNorm takes ~0.1 s with 2 OpenMP
 # threads on a busy 2-core machine, 50 us with one).
 torch.set_num_threads(1)
+try:  # numpy/scipy BLAS too (metric tests); threadpoolctl ships with scikit-learn
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+except ImportError:  # pragma: no cover
+    pass
 
 TINY = [
     "data.batch_size=16",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 
 import pytest
@@ -23,20 +22,6 @@ from stablegan.metrics import (
 )
 from stablegan.metrics import features as features_mod
 from stablegan.metrics.features import INCEPTION_FILENAME, InceptionExtractor
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Small matrix products are far slower with 2 contending BLAS threads on the CI machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # numpy then keeps its threads; only torch is limited
-        threadpool_limits = contextlib.nullcontext
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

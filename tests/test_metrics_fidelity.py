@@ -9,7 +9,6 @@ skip.
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import types
 from collections.abc import Iterator
@@ -26,20 +25,6 @@ from stablegan.metrics import (
 
 _TORCHVISION_STUB = ("torchvision", "torchvision.datasets", "torchvision.transforms",
                      "torchvision.transforms.functional", "torchvision.models")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Small matrix products are far slower with 2 contending BLAS threads on the CI machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # numpy then keeps its threads; only torch is limited
-        threadpool_limits = contextlib.nullcontext
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
 
 
 def _drop_torch_fidelity() -> None:

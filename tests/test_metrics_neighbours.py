@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
@@ -21,20 +20,6 @@ from stablegan.metrics import (
     prdc,
     save_nearest_pairs_png,
 )
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Small matrix products are far slower with 2 contending BLAS threads on the CI machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # numpy then keeps its threads; only torch is limited
-        threadpool_limits = contextlib.nullcontext
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
 
 
 def _gen(seed: int) -> torch.Generator:
