@@ -332,6 +332,16 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted; the last complete checkpoint on disk (if any) is kept",
               file=sys.stderr)
         return 128 + signal.SIGINT
+    except OSError as err:  # disk full, read-only or missing folder outside the trainer's care
+        if args.debug:
+            raise
+        from stablegan.training.fsutil import describe_os_error
+
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"error: {describe_os_error(err)}{where}".splitlines()[0], file=sys.stderr)
+        print("hint: check that the path exists, is writable and that the disk has space",
+              file=sys.stderr)
+        return EXIT_USER
     except Exception as err:  # noqa: BLE001 - last resort: no raw traceback without --debug
         if args.debug:
             raise

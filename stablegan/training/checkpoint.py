@@ -1,19 +1,23 @@
 """Checkpoints that are written atomically and loaded safely.
 
 File format: ``torch.save(payload)`` bytes, then a 48-byte trailer ``MAGIC | sha256(payload) |
-len(payload)``. Writing goes to a temporary file in the same directory, is flushed and fsync'd,
-the previous checkpoint is kept as ``<name>.prev`` (hard link), and ``os.replace`` swaps the new
-file in, so at every instant ``last.pt`` is a complete checkpoint (old or new). Loading checks the
-trailer and hash before ``torch.load(..., weights_only=True)``: a truncated or altered file is
-rejected with a clear message and the caller can fall back to the previous one. Pickled code is
-never run: ``weights_only=True`` refuses any global that is not a tensor or plain container.
+len(payload)``. Writing goes to a temporary file in the same directory, is flushed and fsync'd;
+the previous checkpoint is kept as ``<name>.prev`` (hard link, or a copy where the file system
+has none; only a complete file is kept, so a damaged one never replaces a good ``.prev``), and
+``os.replace`` swaps the new file in, so at every instant ``last.pt`` is a complete checkpoint (old
+or new). Temporaries of a writer that was killed are removed by the next save. Loading checks the
+trailer, size and hash before ``torch.load(..., weights_only=True)``: a truncated or altered file
+is rejected with a clear message and the caller can fall back to the previous one. Pickled code
+is never run: ``weights_only=True`` refuses any global that is not a tensor or plain container.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
+import shutil
 import struct
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ from typing import Any
 import torch
 
 from stablegan.errors import CheckpointError
+from stablegan.training.fsutil import describe_os_error
 
 MAGIC = b"SGCKPT01"
 TRAILER = struct.Struct("<8s32sQ")
@@ -40,8 +45,55 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete ``.<name>.tmp-*`` / ``.<name>.prev-*`` left by a writer that was killed mid-save."""
+    for pattern in (f".{path.name}.tmp-*", f".{path.name}.prev-*"):
+        for stale in path.parent.glob(pattern):
+            try:
+                stale.unlink()
+            except OSError:
+                pass
+
+
+def is_complete(path: str | Path) -> bool:
+    """Cheap check that ``path`` ends in a valid trailer whose length matches the file size
+    (true for every file :func:`save_checkpoint` finished; false for a truncated or foreign file).
+    The sha256 is only checked by :func:`load_checkpoint`."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size < TRAILER.size:
+            return False
+        with open(path, "rb") as fh:
+            fh.seek(size - TRAILER.size)
+            magic, _, length = TRAILER.unpack(fh.read(TRAILER.size))
+    except (OSError, struct.error):
+        return False
+    return magic == MAGIC and length == size - TRAILER.size
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` to ``dst``; copy (and fsync) where the file system has no hard links."""
+    try:
+        os.link(src, dst)
+        return
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+            raise
+    shutil.copyfile(src, dst)
+    with open(dst, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
 def save_checkpoint(state: dict[str, Any], path: str | Path, keep_previous: bool = True) -> Path:
-    """Atomically write ``state`` to ``path``; the old file (if any) survives as ``path.prev``."""
+    """Atomically write ``state`` to ``path``; the old file (if any) survives as ``path.prev``.
+
+    Order: write a temporary file, fsync it; hard-link the current ``path`` to ``path.prev``
+    (only when it is complete, so a damaged file never replaces a good ``.prev``); rename the
+    temporary file over ``path``; fsync the directory. A crash at any point leaves ``path`` either
+    the old or the new complete checkpoint. Any OSError (disk full, read-only directory) becomes a
+    :class:`CheckpointError` and leaves the files on disk as they were.
+    """
     path = Path(path)
     state = {"format": FORMAT, **state}
     buf = io.BytesIO()
@@ -49,28 +101,32 @@ def save_checkpoint(state: dict[str, Any], path: str | Path, keep_previous: bool
     payload = buf.getvalue()
     trailer = TRAILER.pack(MAGIC, hashlib.sha256(payload).digest(), len(payload))
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    prev_tmp = path.with_name(f".{path.name}.prev-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(path)
         with open(tmp, "wb") as fh:
             fh.write(payload)
             fh.write(trailer)
             fh.flush()
             os.fsync(fh.fileno())
-        if keep_previous and path.exists():
-            prev_tmp = path.with_name(f".{path.name}.prev-{os.getpid()}")
-            if prev_tmp.exists():
-                prev_tmp.unlink()
-            os.link(path, prev_tmp)
+        if keep_previous and is_complete(path):
+            _link_or_copy(path, prev_tmp)
             os.replace(prev_tmp, previous_path(path))
+            if prev_tmp.exists():  # rename() is a no-op when both names are one inode
+                prev_tmp.unlink()
         os.replace(tmp, path)
         _fsync_dir(path.parent)
-    except OSError as err:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+    except BaseException as err:  # OSError, or a second Ctrl-C in the middle of the write
+        for leftover in (tmp, prev_tmp):
+            try:
+                leftover.unlink()
+            except OSError:
+                pass
+        if not isinstance(err, OSError):
+            raise
         raise CheckpointError(
-            f"could not write checkpoint {path}: {err.strerror or err}",
+            f"could not write checkpoint {path}: {describe_os_error(err)}",
             hint="free disk space or make the run directory writable; the previous checkpoint "
             "on disk is unchanged",
         ) from err
@@ -94,10 +150,14 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     magic, digest, length = TRAILER.unpack(data[-TRAILER.size:])
     if magic != MAGIC:
         raise CheckpointError(
-            f"checkpoint {path} is not a stablegan checkpoint or is truncated (no valid trailer)")
+            f"checkpoint {path} is truncated or not a stablegan checkpoint (no valid trailer; "
+            f"{len(data)} bytes)")
     payload = data[: -TRAILER.size]
-    if len(payload) != length or hashlib.sha256(payload).digest() != digest:
-        raise CheckpointError(f"checkpoint {path} is corrupt (size or sha256 mismatch)")
+    if len(payload) != length:
+        raise CheckpointError(f"checkpoint {path} is corrupt: its trailer promises {length} "
+                              f"bytes, the file holds {len(payload)}")
+    if hashlib.sha256(payload).digest() != digest:
+        raise CheckpointError(f"checkpoint {path} is corrupt (sha256 mismatch)")
     try:
         state = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling refusal is reported the same way
@@ -116,7 +176,8 @@ def load_latest(path: str | Path, map_location: str | torch.device = "cpu",
                 ) -> tuple[dict[str, Any], Path, list[str]]:
     """Load ``path``, falling back to ``path.prev`` when it is missing or corrupt.
 
-    Returns ``(state, path_used, warnings)``.
+    Returns ``(state, path_used, warnings)``. When neither loads, the CheckpointError names both
+    reasons.
     """
     path = Path(path)
     warnings: list[str] = []
@@ -126,5 +187,12 @@ def load_latest(path: str | Path, map_location: str | torch.device = "cpu",
         prev = previous_path(path)
         if not prev.is_file():
             raise
+        try:
+            state = load_checkpoint(prev, map_location)
+        except CheckpointError as err_prev:
+            raise CheckpointError(
+                f"no loadable checkpoint: {err.message}; and the previous one: "
+                f"{err_prev.message}",
+                hint=err_prev.hint or "start the run again without --resume") from None
         warnings.append(f"{err.message}; falling back to the previous checkpoint {prev}")
-        return load_checkpoint(prev, map_location), prev, warnings
+        return state, prev, warnings

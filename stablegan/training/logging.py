@@ -9,6 +9,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from stablegan.training.fsutil import atomic_write_text, run_dir_error
+
 
 def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
@@ -16,37 +18,64 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _row_step(line: str) -> int | None:
+    """The integer ``step`` of one JSON-lines row, or None for a torn or foreign line."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(row, dict):
+        return None
+    step = row.get("step", 0)
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step):
+        return None
+    return int(step)
+
+
 def truncate_jsonl(path: Path, last_step: int) -> None:
-    """Drop lines with ``step > last_step`` (and a torn last line) so a resumed run appends
-    exactly where its checkpoint stands."""
+    """Drop lines with ``step > last_step`` (and torn or malformed lines) so a resumed run
+    appends exactly where its checkpoint stands. The file is replaced atomically."""
     if not path.is_file():
         return
     keep = []
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict) and int(row.get("step", 0)) <= last_step:
+        step = _row_step(line)
+        if step is not None and step <= last_step:
             keep.append(line)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(k + "\n" for k in keep), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        atomic_write_text(path, "".join(k + "\n" for k in keep))
+    except OSError as err:
+        raise run_dir_error("the log", path, err) from err
 
 
 class JsonlWriter:
-    """Append-only JSON-lines file, flushed after each row."""
+    """Append-only JSON-lines file, flushed after each row; OSErrors become RunDirectoryError."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fh = open(path, "a", encoding="utf-8")
+        try:
+            self._fh = open(path, "a", encoding="utf-8")
+        except OSError as err:
+            raise run_dir_error("the log", path, err) from err
 
     def write(self, row: dict[str, Any]) -> None:
-        self._fh.write(json.dumps({k: _clean(v) for k, v in row.items()}) + "\n")
-        self._fh.flush()
+        try:
+            self._fh.write(json.dumps({k: _clean(v) for k, v in row.items()}) + "\n")
+            self._fh.flush()
+        except OSError as err:
+            raise run_dir_error("the log", self.path, err) from err
+
+    def truncate(self, last_step: int) -> None:
+        """Drop the rows after ``last_step`` (a rollback) and go on appending."""
+        self.close()
+        truncate_jsonl(self.path, last_step)
+        self.__init__(self.path)  # type: ignore[misc]
 
     def close(self) -> None:
-        self._fh.close()
+        try:
+            self._fh.close()
+        except OSError:
+            pass  # a failed flush was already reported by write()
 
 
 class TensorBoard:

@@ -9,10 +9,14 @@ The maths lives in the method (``stablegan.methods``); the trainer never looks i
 are tensors of any shape, so points, images, token sequences and latent codes all train here.
 Every network the method lists in ``method.networks`` is optimised, checkpointed and logged.
 
-Faults: a non-finite loss, gradient or weight raises inside the step, before any weight changes;
-the trainer rolls back to the last good checkpoint, multiplies the learning rates by
-``fault.lr_factor`` and goes on, at most ``fault.max_rollbacks`` times. SIGINT/SIGTERM finish the
-current iteration, save a checkpoint and stop with :class:`Interrupted`.
+Faults (see docs/reliability.md): a non-finite loss or gradient raises inside the step, before
+that step changes any weight, and every weight is checked after each iteration; the trainer rolls
+back to the last good checkpoint, multiplies the learning rates by ``fault.lr_factor`` and goes on,
+at most ``fault.max_rollbacks`` times, then stops with :class:`DivergenceError` naming the network,
+the term and the step. A non-finite state is never saved. SIGINT/SIGTERM finish the current
+iteration, save a checkpoint and stop with :class:`Interrupted`. Every file of the run directory is
+written atomically (temporary file, fsync, rename); a write that fails (disk full, read-only)
+leaves what is on disk intact and stops with a one-line reason.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import copy
 import json
 import math
 import random
+import shlex
 import signal
 import sys
 import threading
@@ -37,22 +42,45 @@ from stablegan.config import Config, diff, from_dict, save_yaml
 from stablegan.errors import CheckpointError, ConfigError, DivergenceError, StableganError
 from stablegan.methods import GANMethod, NonFiniteError, build_method
 from stablegan.training.checkpoint import load_checkpoint, load_latest, save_checkpoint
+from stablegan.training.fsutil import (
+    RunDirectoryError,
+    atomic_write,
+    atomic_write_text,
+    describe_os_error,
+    remove_stale_temporaries,
+    run_dir_error,
+)
 from stablegan.training.logging import JsonlWriter, RollingVariance, TensorBoard, truncate_jsonl
 from stablegan.tricks import ExponentialMovingAverage
 
 SAMPLE_SEED_OFFSET = 9_973
+# config keys that may change between a checkpoint and its resume without --force
+RESUME_IGNORED_KEYS = ("steps", "description", "log.progress", "log.tensorboard")
+# iterations after which generated images are compared with the data's range (one warning)
+RANGE_CHECK_STEPS = (1, 10, 100)
+
+__all__ = ["Interrupted", "RunDirectoryError", "Trainer", "load_run"]
 
 
 class Interrupted(StableganError):
-    """Training stopped by a signal after saving a checkpoint."""
+    """Training stopped by a signal (after saving a checkpoint when ``saved``)."""
 
-    def __init__(self, signum: int, run_dir: Path | None) -> None:
+    def __init__(self, signum: int, run_dir: Path | None, *, saved: bool = True,
+                 step: int | None = None) -> None:
         name = signal.Signals(signum).name
-        where = f" to {run_dir}" if run_dir else ""
-        super().__init__(f"stopped by {name}; checkpoint saved{where}",
-                         hint=f"resume with: stablegan train --out {run_dir} --resume"
-                         if run_dir else None)
+        at = f" at step {step}" if step is not None else ""
+        if not saved:
+            message = (f"stopped by {name}{at} before a new checkpoint was written; the last "
+                       "complete checkpoint on disk (if any) is kept")
+        elif run_dir is not None:
+            message = f"stopped by {name}{at}; checkpoint saved to {run_dir}"
+        else:
+            message = f"stopped by {name}{at} (no run directory: nothing was written)"
+        hint = (f"resume with: stablegan train --out {shlex.quote(str(run_dir))} --resume"
+                if run_dir is not None else None)
+        super().__init__(message, hint=hint)
         self.signum = signum
+        self.saved = saved
 
 
 def seed_everything(seed: int) -> None:
@@ -90,6 +118,25 @@ def _finite_module(module: nn.Module) -> str | None:
     return None
 
 
+def _nonfinite_entry(obj: Any, prefix: str = "") -> str | None:
+    """Path of the first non-finite floating tensor in a nested state (optimiser moments)."""
+    if isinstance(obj, Tensor):
+        if obj.is_floating_point() and not torch.isfinite(obj).all():
+            return prefix or "<tensor>"
+        return None
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    else:
+        return None
+    for k, v in items:
+        bad = _nonfinite_entry(v, f"{prefix}.{k}" if prefix else str(k))
+        if bad:
+            return bad
+    return None
+
+
 class Trainer:
     """Train any generator ``z -> x`` against any discriminator ``x -> score``.
 
@@ -109,7 +156,7 @@ class Trainer:
             config = from_dict(config)
         self.cfg: Config = config
         self.data = as_source(data, config)
-        self.device = torch.device(config.device)
+        self.device = _check_device(config.device)
         self.method: GANMethod = build_method(config, generator, discriminator, self.data,
                                               self.device, classifier)
         self.ema = (ExponentialMovingAverage(self.method.G, config.ema.decay, config.ema.start)
@@ -127,7 +174,11 @@ class Trainer:
         n_fixed = 64 if self.data.kind == "image" else 1000  # a grid, or a scatter of points
         self.fixed_z = torch.randn(n_fixed, self.method.latent_dim, generator=gen).to(self.device)
         self._signal: int | None = None
+        self._final_phase = False
+        self._writer: JsonlWriter | None = None
         self._last_good: dict[str, Any] | None = None
+        self._range: tuple[float, float] | None = None
+        self._range_warned = False
         self._check_shapes()
 
     # ------------------------------------------------------------------ construction helpers
@@ -157,7 +208,8 @@ class Trainer:
                 except Exception as err:  # noqa: BLE001 - user modules fail in many ways
                     raise ShapeError(f"the generator failed on z of shape (2, {m.latent_dim}): "
                                      f"{err}".splitlines()[0],
-                                     hint="check generator.latent_dim and its first layer") from None
+                                     hint="check generator.latent_dim and its first layer"
+                                     ) from None
                 shape = tuple(self.data.sample_shape)
                 if tuple(fake.shape[1:]) != shape:
                     raise ShapeError(
@@ -172,9 +224,56 @@ class Trainer:
                     raise ShapeError(f"the discriminator failed on a batch of shape "
                                      f"{tuple(fake.shape)}: {err}".splitlines()[0],
                                      hint="its input layer must accept the data's shape") from None
+                self._check_range(fake)
         finally:
             for k, n in m.networks.items():
                 n.train(was[k])
+
+    def _data_range(self) -> tuple[float, float] | None:
+        if self._range is None:
+            try:
+                reals = self.data.reals(256)
+                if reals is not None and reals.numel() and torch.isfinite(reals).all():
+                    self._range = (float(reals.min()), float(reals.max()))
+            except Exception:  # noqa: BLE001 - only a warning depends on it
+                self._range = None
+        return self._range
+
+    def _check_range(self, fake: Tensor) -> None:
+        """Warn once when generated images lie far outside the data's value range.
+
+        Images only (points are unbounded). "Far": beyond the data's [lo, hi] by more than half
+        its span, e.g. outside [-2, 2] for images in [-1, 1] -- typically a generator without a
+        final tanh, or data not scaled to [-1, 1].
+        """
+        if self._range_warned or self.data.kind != "image":
+            return
+        rng = self._data_range()
+        fake = fake.detach()
+        if rng is None or not fake.numel() or not torch.isfinite(fake).all():
+            return
+        lo, hi = rng
+        margin = 0.5 * max(hi - lo, 1e-6)
+        f_lo, f_hi = float(fake.min()), float(fake.max())
+        if f_lo < lo - margin or f_hi > hi + margin:
+            self._range_warned = True
+            print(f"warning: generated images span [{f_lo:.3g}, {f_hi:.3g}] at step {self.step} "
+                  f"but the data lies in [{lo:.3g}, {hi:.3g}]; the generator's output range "
+                  "does not match the data (image generators should end in tanh for data in "
+                  "[-1, 1])", file=sys.stderr)
+
+    @torch.no_grad()
+    def _check_range_now(self) -> None:
+        if self._range_warned or self.data.kind != "image":
+            return
+        G = self.method.G
+        was, rng = G.training, torch.get_rng_state()  # a check must not change the run
+        G.eval()
+        try:
+            self._check_range(G(self.fixed_z[:16]))
+        finally:
+            G.train(was)
+            torch.set_rng_state(rng)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -198,6 +297,20 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`; a malformed state raises CheckpointError."""
+        try:
+            self._load_state(state)
+        except StableganError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as err:
+            what = f"missing entry {err}" if isinstance(err, KeyError) else f"{err}"
+            raise CheckpointError(
+                f"the checkpoint does not hold a usable training state ({type(err).__name__}: "
+                f"{what})".splitlines()[0],
+                hint="it comes from another version or configuration, or is damaged; "
+                "restart without --resume") from None
+
+    def _load_state(self, state: dict[str, Any]) -> None:
         m = self.method
         missing = set(m.networks) - set(state["networks"])
         if missing:
@@ -223,12 +336,28 @@ class Trainer:
     def checkpoint_path(self) -> Path | None:
         return self.out_dir / "checkpoints" / "last.pt" if self.out_dir else None
 
-    def save(self, name: str = "last.pt") -> Path | None:
-        """Write a checkpoint, refusing to save a non-finite state over a good one."""
+    def _nonfinite_state(self) -> NonFiniteError | None:
+        """The first non-finite weight, EMA weight or optimiser moment, or None."""
         for k, net in self.method.networks.items():
             bad = _finite_module(net)
             if bad:
-                raise NonFiniteError(k, f"weight {bad}")
+                return NonFiniteError(k, f"weight {bad}")
+        if self.ema is not None:
+            bad = _finite_module(self.ema.shadow)
+            if bad:
+                return NonFiniteError("G (EMA)", f"weight {bad}")
+        for k, opt in self.method.optimizers.items():
+            bad = _nonfinite_entry(opt.state_dict().get("state", {}))
+            if bad:
+                return NonFiniteError(k, f"optimiser state {bad}")
+        return None
+
+    def save(self, name: str = "last.pt") -> Path | None:
+        """Write a checkpoint, refusing to save a non-finite state over a good one
+        (raises NonFiniteError and leaves the file on disk and the last good state alone)."""
+        bad = self._nonfinite_state()
+        if bad is not None:
+            raise bad
         state = self.state_dict()
         self._last_good = _detached_copy(state)
         if self.out_dir is None:
@@ -240,8 +369,8 @@ class Trainer:
         if self.checkpoint_path is None:
             raise ConfigError("resume needs a run directory", hint="pass --out DIR")
         state, _, warnings = load_latest(self.checkpoint_path, map_location=self.device)
-        changes = diff(state["config"], self.cfg.to_dict())
-        changes = [c for c in changes if not c.startswith("steps:")]
+        changes = diff(state.get("config") or {}, self.cfg.to_dict())
+        changes = [c for c in changes if c.split(":", 1)[0] not in RESUME_IGNORED_KEYS]
         if state.get("code_version") != __version__:
             changes.append(f"stablegan version: {state.get('code_version')} -> {__version__}")
         if changes and not force:
@@ -281,42 +410,70 @@ class Trainer:
         previous = {}
 
         def handler(signum: int, frame: Any) -> None:
-            if self._signal is not None:  # second signal: stop now
-                raise KeyboardInterrupt
+            if self._final_phase:  # training done and saved: stop the final evaluation now
+                self._signal = signum
+                raise Interrupted(signum, self.out_dir, step=self.step)
+            if self._signal is not None:  # second signal: stop now, without a new checkpoint
+                raise Interrupted(signum, self.out_dir, saved=False, step=self.step)
             self._signal = signum
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, handler)
         return previous
 
+    def _prepare_run_dir(self, fresh: bool) -> None:
+        assert self.out_dir is not None
+        out = self.out_dir
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "samples").mkdir(exist_ok=True)
+        except OSError as err:
+            raise run_dir_error("the run directory", out, err) from err
+        for folder in (out, out / "samples"):
+            remove_stale_temporaries(folder)
+        try:
+            atomic_write(out / "config.yaml", lambda tmp: save_yaml(self.cfg, tmp))
+        except OSError as err:
+            raise run_dir_error("the config", out / "config.yaml", err) from err
+        if fresh:  # rows of an earlier attempt that never reached a checkpoint
+            for name in ("metrics.jsonl", "evals.jsonl"):
+                truncate_jsonl(out / name, self.step)
+
     def fit(self, steps: int | None = None) -> dict[str, Any]:
         """Train until ``steps`` iterations (default ``config.steps``); returns the final eval."""
         cfg = self.cfg
         total = steps if steps is not None else cfg.steps
+        fresh = self._last_good is None
+        self._signal = None
+        self._final_phase = False
         writer = tb = None
-        if self.out_dir is not None:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            (self.out_dir / "samples").mkdir(exist_ok=True)
-            save_yaml(cfg, self.out_dir / "config.yaml")
-            writer = JsonlWriter(self.out_dir / "metrics.jsonl")
-            tb = TensorBoard(self.out_dir / "tb", cfg.log.tensorboard)
-        previous = self._install_signals()
-        bar = _progress(total, self.step, cfg.log.progress)
+        previous: dict[int, Any] = {}
+        bar: Any = _NoBar()
         sample_every = cfg.log.sample_every or max(1, total // 10)
         ckpt_every = cfg.log.checkpoint_every or max(1, total // 10)
         try:
-            if self._last_good is None:
+            if self.out_dir is not None:
+                self._prepare_run_dir(fresh)
+                writer = self._writer = JsonlWriter(self.out_dir / "metrics.jsonl")
+                tb = TensorBoard(self.out_dir / "tb", cfg.log.tensorboard)
+            previous = self._install_signals()
+            bar = _progress(total, self.step, cfg.log.progress)
+            if fresh:
                 if not self.warmed_up:
                     self.method.set_lr(self._lr_factor())
-                    self.method.warmup()
+                    try:
+                        self.method.warmup()
+                    except NonFiniteError as err:
+                        raise self._divergence(err, "warm-up (before step 1)", None) from None
                     self.warmed_up = True
-                self.save()
+                self._save_or_diverge()
             while self.step < total:
                 t0 = time.perf_counter()
                 self.method.set_lr(self._lr_factor())
-                log_now = (self.step + 1) % cfg.log.every == 0
+                diag_now = (self.step + 1) % cfg.log.every == 0
+                log_now = diag_now or self.step + 1 == total
                 try:
-                    stats = self.iteration(diagnostics=log_now)
+                    stats = self.iteration(diagnostics=diag_now)
                     for k, net in self.method.networks.items():
                         bad = _finite_module(net)
                         if bad:
@@ -327,6 +484,8 @@ class Trainer:
                 self.step += 1
                 if self.ema:
                     self.ema.update(self.method.G, self.step)
+                if self.step in RANGE_CHECK_STEPS:
+                    self._check_range_now()
                 row = self._log_row(stats, time.perf_counter() - t0)
                 if log_now:
                     self.history.append(row)
@@ -344,12 +503,26 @@ class Trainer:
                 if cfg.eval.every and self.step % cfg.eval.every == 0 and not done:
                     stop = self._periodic_eval()
                 if self.step % ckpt_every == 0 or done or stop or self._signal is not None:
-                    self.save()
+                    self._save_or_diverge()
                 if self._signal is not None:
-                    raise Interrupted(self._signal, self.out_dir)
+                    raise Interrupted(self._signal, self.out_dir, step=self.step)
                 if stop:
                     break
+            if writer:
+                writer.close()
+                writer = self._writer = None
+            bar.close()
+            # every step is saved: a signal from here on stops at once (the handler raises)
+            self._final_phase = True
+            if self._signal is not None:
+                raise Interrupted(self._signal, self.out_dir, step=self.step)
+            result = self.evaluate()
+            self.last_eval = result
+            if self.out_dir is not None:
+                self.finish_outputs(result)
         finally:
+            self._final_phase = False
+            self._writer = None
             bar.close()
             for sig, h in previous.items():
                 signal.signal(sig, h)
@@ -357,11 +530,15 @@ class Trainer:
                 writer.close()
             if tb:
                 tb.close()
-        result = self.evaluate()
-        self.last_eval = result
-        if self.out_dir is not None:
-            self.finish_outputs(result)
         return result
+
+    def _save_or_diverge(self, name: str = "last.pt") -> None:
+        """``save``; a non-finite state (which the step checks should have caught) stops the run
+        with DivergenceError instead of being written."""
+        try:
+            self.save(name)
+        except NonFiniteError as err:
+            raise self._divergence(err, f"step {self.step}", None) from None
 
     def _log_row(self, stats: dict[str, float], seconds: float) -> dict[str, Any]:
         row: dict[str, Any] = {"step": self.step, "batches": self.batches_consumed()}
@@ -375,22 +552,55 @@ class Trainer:
             row.update(self.overfitting_check())
         return row
 
+    def _diagnose(self, err: NonFiniteError) -> str:
+        """``err`` in words, naming a non-finite weight first when one is the root cause."""
+        if not err.term.startswith("weight"):
+            for k, net in self.method.networks.items():
+                bad = _finite_module(net)
+                if bad:
+                    return f"non-finite weight {bad} in network {k} (seen as: {err})"
+        return str(err)
+
+    def _divergence(self, err: NonFiniteError, where: str,
+                    rollbacks: int | None) -> DivergenceError:
+        good = self._last_good
+        if good is not None and self.out_dir is not None:
+            kept = (f"the last good checkpoint (step {good['step']}) is intact in "
+                    f"{self.checkpoint_path}")
+        elif good is not None:
+            kept = f"the last good state is step {good['step']}"
+        else:
+            kept = "no checkpoint was written"
+        gave_up = (f"; gave up after {rollbacks} rollback(s), learning rates at "
+                   f"{self.lr_scale:g}x" if rollbacks is not None else "")
+        return DivergenceError(
+            f"training diverged at {where}: {self._diagnose(err)}{gave_up}",
+            hint="lower the learning rates (optim.g_lr/d_lr), add a gradient penalty or "
+            f"gradient clipping (optim.grad_clip) or raise fault.max_rollbacks; {kept}")
+
     def _rollback(self, err: NonFiniteError) -> None:
         """Restore the last good state, lower the learning rates, or stop with a diagnosis."""
-        self.rollbacks += 1
-        where = f"step {self.step + 1}: {err}"
-        if self.rollbacks > self.cfg.fault.max_rollbacks or self._last_good is None:
-            raise DivergenceError(
-                f"training diverged at {where}; gave up after {self.rollbacks - 1} rollback(s)",
-                hint="lower the learning rates (optim.g_lr/d_lr), add a gradient penalty or "
-                "gradient clipping (optim.grad_clip); the last good checkpoint is intact")
-        rollbacks = self.rollbacks
+        where = f"step {self.step + 1}"
+        if self.rollbacks >= self.cfg.fault.max_rollbacks or self._last_good is None:
+            raise self._divergence(err, where, self.rollbacks)
+        what = self._diagnose(err)
+        rollbacks = self.rollbacks + 1
         scale = self.lr_scale * self.cfg.fault.lr_factor
         self.load_state_dict(copy.deepcopy(self._last_good))
         self.rollbacks, self.lr_scale = rollbacks, scale
-        print(f"warning: non-finite value at {where}; rolled back to step {self.step} and "
-              f"scaled learning rates by {self.cfg.fault.lr_factor} (rollback {rollbacks}/"
-              f"{self.cfg.fault.max_rollbacks})", file=sys.stderr)
+        # the logs restart where the restored state stands, as after a resume
+        self.history = [r for r in self.history if r["step"] <= self.step]
+        if self._writer is not None:
+            self._writer.truncate(self.step)
+        if self.out_dir is not None:
+            truncate_jsonl(self.out_dir / "evals.jsonl", self.step)
+        self.method.set_lr(self._lr_factor())
+        lrs = ", ".join(f"{k} lr {o.param_groups[0]['lr']:.3g}"
+                        for k, o in self.method.optimizers.items())
+        print(f"warning: non-finite value at {where}: {what}; rolled back to step {self.step} "
+              f"and lowered the learning rates by fault.lr_factor={self.cfg.fault.lr_factor:g} "
+              f"to {scale:g}x ({lrs}) (rollback {rollbacks}/{self.cfg.fault.max_rollbacks})",
+              file=sys.stderr)
 
     # ------------------------------------------------------------------ sampling & evaluation
     def generator_for_sampling(self) -> nn.Module:
@@ -418,11 +628,14 @@ class Trainer:
         x = self.sample(self.fixed_z.shape[0], z=self.fixed_z)
         real = self.data.reals(1000) if self.data.kind == "points" else None
         try:
-            save_samples(x, path, kind=self.data.kind, modes=self.data.modes, real=real,
-                         title=f"step {self.step}")
-        except OSError as err:
-            print(f"warning: could not write samples {path}: {err.strerror or err}",
-                  file=sys.stderr)
+            atomic_write(path, lambda tmp: save_samples(
+                x, tmp, kind=self.data.kind, modes=self.data.modes, real=real,
+                title=f"step {self.step}"))
+        except OSError as err:  # samples are a view of the run, not its state: warn, go on
+            print(f"warning: could not write samples {path}: {describe_os_error(err)}; "
+                  "training goes on", file=sys.stderr)
+        except StableganError as err:
+            print(f"warning: could not draw samples {path}: {err.message}", file=sys.stderr)
 
     @torch.no_grad()
     def overfitting_check(self, n: int = 256) -> dict[str, float]:
@@ -458,8 +671,12 @@ class Trainer:
         result = self.evaluate()
         row = {"step": self.step, "batches": self.batches_consumed(), **result}
         if self.out_dir is not None:
-            with open(self.out_dir / "evals.jsonl", "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(row) + "\n")
+            path = self.out_dir / "evals.jsonl"
+            try:
+                with open(path, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(row) + "\n")
+            except OSError as err:
+                raise run_dir_error("the evaluation log", path, err) from err
         key = self.cfg.eval.best_metric
         if not key:
             return False
@@ -472,7 +689,7 @@ class Trainer:
                                   else value > best)
         if better and math.isfinite(value):
             self.best = {"value": value, "step": self.step, "stale": 0}
-            self.save("best.pt")
+            self._save_or_diverge("best.pt")
         else:
             self.best["stale"] = int(self.best.get("stale", 0)) + 1
         patience = self.cfg.eval.patience
@@ -488,17 +705,34 @@ class Trainer:
 
         assert self.out_dir is not None
         try:
-            (self.out_dir / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
+            atomic_write_text(self.out_dir / "eval.json", json.dumps(result, indent=2) + "\n")
             rows = read_jsonl(self.out_dir / "metrics.jsonl")
             if rows:
-                plot_losses(rows, self.out_dir / "losses.png",
-                            window=self.cfg.log.loss_variance_window)
+                atomic_write(self.out_dir / "losses.png", lambda tmp: plot_losses(
+                    rows, tmp, window=self.cfg.log.loss_variance_window))
         except OSError as err:
-            print(f"warning: could not write the final outputs: {err.strerror or err}",
-                  file=sys.stderr)
+            print(f"warning: could not write the final outputs: {describe_os_error(err)} (the "
+                  "checkpoint is complete)", file=sys.stderr)
+        except StableganError as err:
+            print(f"warning: could not draw the loss plot: {err.message}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------- helpers
+def _check_device(name: str) -> torch.device:
+    """``torch.device(name)``, or ConfigError when that device does not exist here."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"config key 'device' names no device: '{name}'",
+                          hint="use cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index is not None and device.index >= count):
+            raise ConfigError(f"config key 'device' is '{name}' but this machine has "
+                              f"{count} usable CUDA device(s)", hint="--set device=cpu")
+    return device
+
+
 def _load_module(net: nn.Module, state: dict[str, Tensor], name: str) -> None:
     own = net.state_dict()
     problems = []
