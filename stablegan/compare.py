@@ -160,8 +160,9 @@ def summarise(out: Path, recipe: str, plans: list[dict[str, Any]],
         summary["status"] = {r["key"]: r["status"] for r in results}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.md").write_text(summary_markdown(summary))
-    metric_keys = sorted({k for m in methods for r in sum(evals[m], []) for k in r
-                          if k not in ("step", "batches") and not k.startswith("floor/")})
+    metric_keys = sorted({k for m in methods for r in sum(evals[m], []) for k, v in r.items()
+                          if k not in ("step", "batches", "n_eval") and not k.startswith("floor/")
+                          and isinstance(v, (int, float)) and not isinstance(v, bool)})
     _curves_png(evals, metric_keys, out / "curves.png")
     plot_loss_variance_compare(curves, out / "loss_variance.png", x="batches")
     return summary
@@ -175,6 +176,7 @@ def _curves_png(evals: dict[str, list[list[dict[str, Any]]]], keys: list[str], p
     from stablegan.reports.plots import seed_band, series
 
     keys = keys or ["swd"]
+    labels, shared = short_labels(list(evals))
     cols = min(3, len(keys))
     rows_n = (len(keys) + cols - 1) // cols
     fig = Figure(figsize=(4.6 * cols, 3.6 * rows_n))
@@ -185,15 +187,29 @@ def _curves_png(evals: dict[str, list[list[dict[str, Any]]]], keys: list[str], p
             grid, mean, std, n = seed_band([series(rows, key, x="batches") for rows in runs])
             if n == 0:
                 continue
-            ax.plot(grid, mean, "o-", markersize=3, color=f"C{j % 10}", label=f"{method} (n={n})")
+            ax.plot(grid, mean, "o-", markersize=3, color=f"C{j % 10}",
+                    label=f"{labels[method]} (n={n})")
             ax.fill_between(grid, mean - std, mean + std, color=f"C{j % 10}", alpha=0.2)
         ax.set_xlabel("batches consumed (D + G + C updates)")
         ax.set_title(f"{key} (mean ± std over seeds)", fontsize=10)
         ax.grid(alpha=0.3)
-        if i == 0:
-            ax.legend(fontsize=8)
-    fig.tight_layout()
+    handles, names = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=min(3, max(1, len(names))), fontsize=8,
+               frameon=False)
+    if shared:
+        fig.suptitle(f"every method with {shared}", fontsize=9)
+    rows_legend = (len(names) + 2) // 3
+    fig.tight_layout(rect=(0, 0.05 * rows_legend + 0.02, 1, 0.97 if shared else 1))
     fig.savefig(path, dpi=100)
+
+
+def short_labels(specs: list[str]) -> tuple[dict[str, str], str]:
+    """Drop the ``+key=value`` settings every method spec shares; return labels and those."""
+    parts = {s: s.split("+") for s in specs}
+    common = set.intersection(*(set(p[1:]) for p in parts.values())) if specs else set()
+    labels = {s: "+".join([p[0], *[x for x in p[1:] if x not in common]])
+              for s, p in parts.items()}
+    return labels, ", ".join(sorted(common))
 
 
 def summary_markdown(summary: dict[str, Any]) -> str:
