@@ -197,6 +197,11 @@ def _diagnostic_groups(rows: Rows) -> list[tuple[str, list[str]]]:
     return groups
 
 
+def _constant_eval_key(key: str) -> bool:
+    """Keys not worth a curve: timings, sample counts and the real-vs-real floors (constant)."""
+    return key.startswith(("time/", "floor/", "n_")) or key in ("step", "batches")
+
+
 def write_report(run_dir: str | Path) -> Path:
     """Write ``run_dir/report/index.html`` (losses, eval and diagnostic curves, sample grids over
     training, final eval, nearest pairs, config) and its PNGs; return the HTML path."""
@@ -231,7 +236,7 @@ def write_report(run_dir: str | Path) -> Path:
     parts = []
     if evals_path.is_file():
         evals, _ = _read_rows(evals_path)
-        keys = [k for k in numeric_keys(evals) if not k.startswith("time/")]
+        keys = [k for k in numeric_keys(evals) if not _constant_eval_key(k)]
         if plot_curves(evals, keys, out / "evals.png", title="evaluations during training"):
             parts.append(_img("evals.png", "evaluation metrics over training"))
         else:
@@ -415,7 +420,8 @@ def write_compare_report(compare_dir: str | Path) -> Path:
     eval_keys: list[str] = []
     for seed_rows in evals.values():
         for rows in seed_rows:
-            eval_keys += [k for k in numeric_keys(rows, "batches") if k not in eval_keys]
+            eval_keys += [k for k in numeric_keys(rows, "batches")
+                          if k not in eval_keys and not _constant_eval_key(k)]
     for key in eval_keys:
         if key in AXIS_KEYS or key.startswith("time/"):
             continue
