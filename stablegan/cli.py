@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", required=True, help="run directory")
     p.add_argument("--n", type=int, help="number of generated samples")
     p.add_argument("--checkpoint", default="last.pt", help="last.pt or best.pt")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="eval.KEY=V",
+                   help="change how the run is evaluated, e.g. --set eval.extractor=pixels")
 
     p = sub.add_parser("compare", help="run several methods x seeds and summarise them")
     p.add_argument("--recipe", default="ring", help="built-in recipe name")
@@ -199,7 +201,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from stablegan.training.trainer import load_run
 
-    trainer = load_run(args.run, args.checkpoint)
+    trainer = load_run(args.run, args.checkpoint, eval_overrides=args.overrides)
     result = trainer.evaluate(args.n)
     result = {"step": trainer.step, **result}
     (Path(args.run) / "eval.json").write_text(json.dumps(result, indent=2) + "\n")

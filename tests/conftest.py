@@ -6,6 +6,8 @@ batches of 16, 2-D ring data or 1x8x8 images.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +21,9 @@ from stablegan.recipes import load_config
 # Tiny tensors are far faster single-threaded (a (16, 16) BatchNorm takes ~0.1 s with 2 OpenMP
 # threads on a busy 2-core machine, 50 us with one).
 torch.set_num_threads(1)
+# Domain classifiers trained by tests (and the subprocesses they start, which inherit the
+# environment) never land in the user's cache.
+os.environ.setdefault("STABLEGAN_CACHE_DIR", tempfile.mkdtemp(prefix="stablegan-test-cache-"))
 try:  # numpy/scipy BLAS too (metric tests); threadpoolctl ships with scikit-learn
     from threadpoolctl import threadpool_limits
 

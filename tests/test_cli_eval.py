@@ -191,3 +191,17 @@ def test_best_checkpoint_is_the_best_evaluation(tmp_path, classifier, capsys):
     res = _last_json(capsys.readouterr().out)
     assert res["step"] == best["step"]
     assert res["fid/classifier"] == pytest.approx(best["fid/classifier"])
+
+
+def test_eval_set_accepts_only_eval_keys(tmp_path, capsys):
+    from stablegan.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--recipe", "ring", "--steps", "2", "--out", str(run), "--quiet",
+                 "--set", "model.hidden=8", "--set", "eval.n_samples=100"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--run", str(run), "--set", "eval.n_samples=50"]) == 0
+    out = capsys.readouterr().out
+    assert '"n_eval": 50' in out
+    assert main(["eval", "--run", str(run), "--set", "model.hidden=16"]) == 2
+    assert "only eval.* keys" in capsys.readouterr().err

@@ -789,15 +789,26 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
                 desc="train")
 
 
-def load_run(run_dir: str | Path, checkpoint: str = "last.pt") -> Trainer:
-    """Rebuild a trainer from a run directory's config and checkpoint (for sample/eval)."""
-    from stablegan.config import read_yaml
+def load_run(run_dir: str | Path, checkpoint: str = "last.pt",
+             eval_overrides: list[str] | None = None) -> Trainer:
+    """Rebuild a trainer from a run directory's config and checkpoint (for sample/eval).
+
+    ``eval_overrides`` (``["eval.extractor=pixels", ...]``) change how the run is evaluated;
+    only ``eval.*`` keys are accepted, since anything else would not match the checkpoint.
+    """
+    from stablegan.config import deep_merge, parse_set, read_yaml
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise ConfigError(f"'{run_dir}' is not a stablegan run directory (no config.yaml)",
                           hint="pass the --out directory of a finished or running train")
-    cfg = from_dict(read_yaml(run_dir / "config.yaml"))
+    data = read_yaml(run_dir / "config.yaml")
+    extra = parse_set(eval_overrides or [])
+    if set(extra) - {"eval"}:
+        bad = sorted(set(extra) - {"eval"})
+        raise ConfigError(f"only eval.* keys can be changed when evaluating a run, not {bad}",
+                          hint="train a new run to change anything else")
+    cfg = from_dict(deep_merge(data, extra))
     trainer = Trainer.from_config(cfg, out_dir=run_dir)
     path = run_dir / "checkpoints" / checkpoint
     if checkpoint == "last.pt":
