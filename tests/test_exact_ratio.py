@@ -1,4 +1,4 @@
-"""The exact probability ratio for generators with a tractable likelihood (variational.ratio=exact)."""
+"""The exact probability ratio for generators with a tractable likelihood (ratio=exact)."""
 
 from __future__ import annotations
 
