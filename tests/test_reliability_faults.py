@@ -619,7 +619,7 @@ def test_training_writes_only_inside_the_run_directory(tmp_path, monkeypatch):
 
     def spy(file, mode="r", *a, **k):
         if any(c in mode for c in "wax+") and not isinstance(file, int):
-            writes.append(Path(os.fspath(file)).resolve())
+            writes.append(Path(os.fsdecode(file)).resolve())
         return real_open(file, mode, *a, **k)
 
     monkeypatch.setattr(builtins, "open", spy)
