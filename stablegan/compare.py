@@ -136,7 +136,7 @@ def summarise(out: Path, recipe: str, plans: list[dict[str, Any]],
         if ev.is_file():
             result = json.loads(ev.read_text())
             for k, v in result.items():
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n_eval":
                     per_method[p["method"]].setdefault(k, []).append(float(v))
         if (run_dir / "metrics.jsonl").is_file():
             rows = read_jsonl(run_dir / "metrics.jsonl")
