@@ -140,6 +140,9 @@ class VariationalConfig:
     ratio: str = "classifier"  # classifier (Eq. 6) | exact (tractable log-likelihood)
     classifier_warmup: int = 0  # C steps before training
     classifier_lr_divide: bool = False  # C and G learning rates divided by n_gen (authors' code)
+    # per_step: one C step before each G step (authors); per_phase: the same n_gen C steps at the
+    # start of the phase, then C held fixed, so that r = 1 exactly at theta_old
+    classifier_schedule: str = "per_step"
 
 
 @dataclass
@@ -497,6 +500,7 @@ def validate(cfg: Config) -> None:
     _choice(v.clip_mode, "variational.clip_mode", ("paper", "reference"))
     _choice(v.advantage, "variational.advantage", ("raw", "centered", "normalized"))
     _choice(v.ratio, "variational.ratio", ("classifier", "exact"))
+    _choice(v.classifier_schedule, "variational.classifier_schedule", ("per_step", "per_phase"))
     _check(v.classifier_warmup >= 0, "variational.classifier_warmup", "must be >= 0")
     e = cfg.eval
     _check(e.every >= 0, "eval.every", "must be >= 0")

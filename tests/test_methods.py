@@ -378,3 +378,26 @@ def test_critic_returning_two_scores_is_a_shape_error(make_cfg):
     with pytest.raises(ShapeError) as info:
         trainer.method.critic_scores(torch.zeros(4, 2), "real")
     assert "(4, 2)" in info.value.message
+
+
+def test_per_phase_classifier_schedule_gives_r_one_at_theta_old(make_cfg):
+    """per_phase: the phase's C steps come first and C stays fixed, so the first generator step
+    (G still at theta_old) sees r = 1 exactly; per_step (the authors') does not."""
+    per_phase = _trainer(make_cfg, "variational.classifier_schedule=per_phase",
+                         "schedule.n_gen=3", method="ppo-gan")
+    m = per_phase.method
+    z = m.sample_z(m.batch_size)
+    m.begin_generator_phase(z)
+    assert m.counts["C"] == 3  # all C steps before any G step
+    first = m.g_step(z)
+    assert first["ratio/mean"] == pytest.approx(1.0, abs=1e-6)
+    assert first["ratio/std"] == pytest.approx(0.0, abs=1e-6)
+    assert "classifier/accuracy" in first
+    per_phase.iteration(diagnostics=False)
+    assert m.counts["C"] == 6 and m.counts["G"] == 4
+
+    per_step = _trainer(make_cfg, "schedule.n_gen=3", method="ppo-gan")
+    p = per_step.method
+    p.begin_generator_phase(z)
+    assert p.counts["C"] == 0
+    assert p.g_step(z)["ratio/std"] > 0  # C moved between C_old and C

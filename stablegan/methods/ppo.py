@@ -152,10 +152,21 @@ class PPOGANMethod(GANMethod):
             raise ConfigError(
                 "probability-ratio clipping compares G and G_old on one latent batch",
                 hint="set schedule.same_z_for_gen_steps=true")
+        self._phase_c_stats: list[Stats] = []
+        if self.per_phase:  # all of the phase's C steps first, then C stays fixed
+            self._phase_c_stats = [self.ratio.update() for _ in range(self.cfg.schedule.n_gen)]
         self.ratio.begin_phase(z)
 
+    @property
+    def per_phase(self) -> bool:
+        return (self.cfg.variational.classifier_schedule == "per_phase"
+                and isinstance(self.ratio, ClassifierRatio))
+
     def g_step(self, z: Tensor) -> Stats:
-        stats = self.ratio.update()
+        if self.per_phase:
+            stats = self._phase_c_stats.pop(0) if self._phase_c_stats else {}
+        else:
+            stats = self.ratio.update()
         if isinstance(self.ratio, ExactRatio):
             loss, terms, more = self.generator_loss(z, self.ratio.samples(z))
             stats.update(more)
