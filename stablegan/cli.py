@@ -202,7 +202,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from stablegan.training.trainer import load_run
 
     trainer = load_run(args.run, args.checkpoint, eval_overrides=args.overrides)
-    result = trainer.evaluate(args.n)
+    result = trainer.evaluate(args.n, final=True)
     result = {"step": trainer.step, **result}
     (Path(args.run) / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result))

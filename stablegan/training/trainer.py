@@ -516,7 +516,7 @@ class Trainer:
             self._final_phase = True
             if self._signal is not None:
                 raise Interrupted(self._signal, self.out_dir, step=self.step)
-            result = self.evaluate()
+            result = self.evaluate(final=True)
             self.last_eval = result
             if self.out_dir is not None:
                 self.finish_outputs(result)
@@ -655,20 +655,21 @@ class Trainer:
         return {"overfit/d_train": s_train, "overfit/d_holdout": s_held,
                 "overfit/d_train_minus_holdout": s_train - s_held}
 
-    def evaluate(self, n: int | None = None) -> dict[str, Any]:
-        """Metrics of the current (EMA) generator: see ``stablegan.evaluation``."""
+    def evaluate(self, n: int | None = None, *, final: bool | None = None) -> dict[str, Any]:
+        """Metrics of the current (EMA) generator: see ``stablegan.evaluation``. ``final`` adds
+        the descriptive entries and ``nearest_pairs.png`` (default: inferred from the step)."""
         from stablegan.evaluation import evaluate_generator
 
         state = torch.get_rng_state()
         try:
             torch.manual_seed(self.cfg.seed + 1)
-            return evaluate_generator(self, n or self.cfg.eval.n_samples)
+            return evaluate_generator(self, n or self.cfg.eval.n_samples, final=final)
         finally:
             torch.set_rng_state(state)
 
     def _periodic_eval(self) -> bool:
         """Evaluate, append to evals.jsonl, keep best.pt; returns True to stop early."""
-        result = self.evaluate()
+        result = self.evaluate(final=False)
         row = {"step": self.step, "batches": self.batches_consumed(), **result}
         if self.out_dir is not None:
             path = self.out_dir / "evals.jsonl"
