@@ -205,3 +205,22 @@ def test_eval_set_accepts_only_eval_keys(tmp_path, capsys):
     assert '"n_eval": 50' in out
     assert main(["eval", "--run", str(run), "--set", "model.hidden=16"]) == 2
     assert "only eval.* keys" in capsys.readouterr().err
+
+
+def test_eval_after_the_data_changed_shape_says_so(tmp_path, capsys):
+    import torch
+
+    from stablegan.cli import main
+
+    data = tmp_path / "points.pt"
+    torch.save(torch.randn(128, 2), data)
+    run = tmp_path / "run"
+    assert main(["train", "--recipe", "ring", "--steps", "2", "--out", str(run), "--quiet",
+                 "--set", "data.name=tensor", "--set", f"data.path={data}",
+                 "--set", "data.batch_size=16", "--set", "model.hidden=8",
+                 "--set", "eval.n_samples=50"]) == 0
+    torch.save(torch.randn(128, 3), data)
+    capsys.readouterr()
+    assert main(["eval", "--run", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "trained on data of shape (2,)" in err and "now has shape (3,)" in err

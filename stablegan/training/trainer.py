@@ -281,6 +281,7 @@ class Trainer:
         return {
             "version": 1,
             "code_version": __version__,
+            "sample_shape": list(self.data.sample_shape),
             "step": self.step,
             "lr_scale": self.lr_scale,
             "rollbacks": self.rollbacks,
@@ -311,6 +312,13 @@ class Trainer:
                 "restart without --resume") from None
 
     def _load_state(self, state: dict[str, Any]) -> None:
+        saved = state.get("sample_shape")
+        if saved is not None and tuple(saved) != tuple(self.data.sample_shape):
+            raise CheckpointError(
+                f"the run was trained on data of shape {tuple(saved)}, but the data "
+                f"'{self.data.name}' now has shape {tuple(self.data.sample_shape)}",
+                hint="point data.path (and data.image_size/channels) at the data the run was "
+                "trained on")
         m = self.method
         missing = set(m.networks) - set(state["networks"])
         if missing:
