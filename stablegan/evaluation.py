@@ -124,6 +124,17 @@ def check_eval_extractor(name: str) -> None:
                  "factory) before building the config")
 
 
+def preflight(cfg: Any, data: Any) -> None:
+    """Check the evaluation settings against the data before any training step, so a bad
+    ``eval.*`` value fails at once rather than after the whole budget is spent."""
+    check_eval_metrics(cfg.eval.metrics)
+    check_eval_extractor(cfg.eval.extractor)
+    wanted = _metric_list(cfg.eval.metrics)
+    if "modes" in wanted and (data.kind == "image" or data.modes is None):
+        raise ConfigError(f"eval.metrics asks for 'modes' but data '{data.name}' has no known "
+                          "modes", hint="'modes' is for toy mixtures (ring, grid)")
+
+
 # --------------------------------------------------------------------------------- helpers
 class _Precomputed(Extractor):
     """Features that are already computed: returns its input and the logits stored for it."""

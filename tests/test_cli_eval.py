@@ -206,3 +206,12 @@ def test_eval_set_accepts_only_eval_keys(tmp_path, capsys):
     assert main(["eval", "--run", str(run), "--set", "model.hidden=16"]) == 2
     assert "only eval.* keys" in capsys.readouterr().err
 
+
+
+def test_bad_eval_settings_fail_before_training(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--recipe", "digits", "--steps", "2", "--out", str(run), "--quiet",
+                 *_sets([*TINY_DIGITS, "eval.metrics=modes"])]) == 2
+    err = capsys.readouterr().err
+    assert "eval.metrics asks for 'modes'" in err
+    assert not (run / "metrics.jsonl").exists() or not (run / "metrics.jsonl").read_text()

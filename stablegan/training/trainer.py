@@ -454,6 +454,9 @@ class Trainer:
         fresh = self._last_good is None
         self._signal = None
         self._final_phase = False
+        from stablegan.evaluation import preflight
+
+        preflight(cfg, self.data)  # a bad eval.* setting fails now, not after the budget
         writer = tb = None
         previous: dict[int, Any] = {}
         bar: Any = _NoBar()
