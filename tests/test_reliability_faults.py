@@ -40,17 +40,6 @@ TINY = ["--set", "model.hidden=16", "--set", "data.batch_size=32", "--set", "eva
         "--set", "log.checkpoint_every=5", "--set", "log.every=1", "--quiet"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def isolated(tmp_path_factory):
-    """One thread (tiny tensors), and a private cache directory instead of ~/.cache."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STABLEGAN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        yield
-    torch.set_num_threads(n)
-
-
 def train(out: Path, *extra: str, steps: int = 10, recipe: str = "ring") -> int:
     return main(["train", "--recipe", recipe, "--steps", str(steps), *TINY, "--out", str(out),
                  *extra])

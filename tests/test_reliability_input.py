@@ -40,17 +40,6 @@ TINY = {"steps": 2, "model": {"hidden": 8, "layers": 1, "channels": 4, "latent_d
         "log": {"every": 1, "checkpoint_every": 1, "progress": False}}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def isolated(tmp_path_factory):
-    """One thread (tiny tensors), and a private cache directory instead of ~/.cache."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STABLEGAN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        yield
-    torch.set_num_threads(n)
-
-
 def run_cli(*argv: str) -> tuple[int, str]:
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
