@@ -63,7 +63,7 @@ import torch
 from torch import Tensor
 
 from stablegan.errors import ConfigError, DataError, ShapeError, StableganError
-from stablegan.metrics.api import ALIASES, METRICS, evaluate
+from stablegan.metrics.api import ALIASES, METRICS, OUTPUT_KEYS, evaluate
 from stablegan.metrics.features import (
     INCEPTION_FILENAME,
     INCEPTION_URL,
@@ -124,15 +124,62 @@ def check_eval_extractor(name: str) -> None:
                  "factory) before building the config")
 
 
-def preflight(cfg: Any, data: Any) -> None:
+def possible_keys(cfg: Any, data: Any) -> set[str]:
+    """Every numeric key an evaluation of ``cfg`` on ``data`` can produce (a superset: which of
+    them appear can depend on what is on disk when ``eval.extractor=auto``), without ``floor/``."""
+    wanted = _metric_list(cfg.eval.metrics)
+    metrics = [w for w in (wanted or METRICS) if w != "modes"]
+    spaces = {"classifier"}  # class metrics are judged by the domain classifier
+    if cfg.eval.extractor == "auto":
+        spaces.update(available_extractors())
+    else:
+        spaces.add(cfg.eval.extractor)
+    keys = {f"{k}/{s}" for m in metrics for k in OUTPUT_KEYS.get(m, (m,)) for s in spaces}
+    if data.kind == "image":
+        keys.add("swd/pixels")
+    else:
+        keys.add("swd")
+        if data.modes is not None and (not wanted or "modes" in wanted):
+            keys.update(("modes", "hq_fraction", "reverse_kl"))
+    return keys
+
+
+def check_best_metric(cfg: Any, data: Any) -> None:
+    """ConfigError naming ``eval.best_metric`` when no evaluation of this config can produce it."""
+    key = cfg.eval.best_metric
+    if not key:
+        return
+    keys = possible_keys(cfg, data)
+    if key.removeprefix("floor/") in keys:
+        return
+    close = difflib.get_close_matches(key, sorted(keys), n=1)
+    guess = f"did you mean '{close[0]}'? " if close else ""
+    shown = sorted(keys)
+    listed = ", ".join(shown[:12]) + (f", ... ({len(shown)} in all)" if len(shown) > 12 else "")
+    raise ConfigError(f"config key 'eval.best_metric' names '{key}', which no evaluation of "
+                      f"data '{data.name}' with these eval.* settings produces",
+                      hint=f"{guess}keys are <metric>/<feature space> for images (e.g. "
+                           f"fid/classifier); possible here: {listed}")
+
+
+def preflight(cfg: Any, data: Any, run_dir: Path | None = None) -> None:
     """Check the evaluation settings against the data before any training step, so a bad
-    ``eval.*`` value fails at once rather than after the whole budget is spent."""
+    ``eval.*`` value fails at once rather than after the whole budget is spent: metric and
+    extractor names, ``eval.best_metric``, and the files an explicit extractor needs (the
+    Inception weights, fetched now if the cache is empty; a domain classifier, or data small
+    enough to train one)."""
     check_eval_metrics(cfg.eval.metrics)
     check_eval_extractor(cfg.eval.extractor)
     wanted = _metric_list(cfg.eval.metrics)
     if "modes" in wanted and (data.kind == "image" or data.modes is None):
         raise ConfigError(f"eval.metrics asks for 'modes' but data '{data.name}' has no known "
                           "modes", hint="'modes' is for toy mixtures (ring, grid)")
+    check_best_metric(cfg, data)
+    if cfg.eval.extractor == "inception":
+        _inception_weights(cfg)
+    elif cfg.eval.extractor == "classifier" and data.kind == "image":
+        if find_classifier(cfg, run_dir, data)[0] is None and not _can_auto_train(data):
+            raise _no_classifier(cfg, data, run_dir)
 
 
 # --------------------------------------------------------------------------------- helpers
@@ -202,6 +249,17 @@ def _can_auto_train(data: Any) -> bool:
             and AUTO_TRAIN_MIN_ITEMS <= data.size <= AUTO_TRAIN_MAX_ITEMS)
 
 
+def _no_classifier(cfg: Any, data: Any, run_dir: Path | None) -> ConfigError:
+    from stablegan.classifier import AUTO_TRAIN_MAX_ITEMS, AUTO_TRAIN_MIN_ITEMS
+
+    why = ("its data has no labels" if data.num_classes is None else
+           "its data is not a finite image set" if not data.size else
+           f"its data has {data.size} labelled training items; one is trained on the fly "
+           f"only for {AUTO_TRAIN_MIN_ITEMS} to {AUTO_TRAIN_MAX_ITEMS}")
+    return ConfigError(f"eval.extractor=classifier but there is no domain classifier for "
+                       f"data '{data.name}' ({why})", hint=_classifier_hint(cfg, run_dir))
+
+
 def _classifier_for(cfg: Any, data: Any, run_dir: Path | None, device: str, notes: list[str],
                     *, train: bool) -> tuple[Extractor, Path] | None:
     """The domain classifier of this run (found, or trained now when ``train`` and the data is
@@ -236,7 +294,9 @@ def _inception_missing(path: Path, why: str, given: bool) -> DataError:
              "--config your config) and --set eval.extractor=classifier")
 
 
-def _inception(cfg: Any, device: str) -> Extractor:
+def _inception_weights(cfg: Any) -> Path:
+    """The Inception-v3 weights file: ``eval.inception_weights``, else torch-fidelity's cache,
+    downloaded there first when it is empty (fails fast offline with a message)."""
     given = cfg.eval.inception_weights
     path = Path(given).expanduser() if given else inception_cache_path()
     if not path.is_file():
@@ -248,6 +308,11 @@ def _inception(cfg: Any, device: str) -> Extractor:
         except Exception as exc:  # noqa: BLE001 - offline, proxy, disk: all mean "no file"
             raise _inception_missing(path, f"are not on disk and could not be downloaded "
                                            f"({exc.__class__.__name__})", False) from exc
+    return path
+
+
+def _inception(cfg: Any, device: str) -> Extractor:
+    path = _inception_weights(cfg)
     key = ("inception", str(path.resolve()), device)
     if key not in _EXTRACTORS:
         _EXTRACTORS[key] = get_extractor("inception", weights_path=path, download=False,
@@ -283,14 +348,7 @@ def choose_extractor(cfg: Any, data: Any, run_dir: Path | None = None, device: s
     if name == "classifier":
         found = _classifier_for(cfg, data, run_dir, device, notes, train=True)
         if found is None:
-            from stablegan.classifier import AUTO_TRAIN_MAX_ITEMS, AUTO_TRAIN_MIN_ITEMS
-
-            why = ("its data has no labels" if data.num_classes is None else
-                   "its data is not a finite image set" if not data.size else
-                   f"its data has {data.size} labelled training items; one is trained on the fly "
-                   f"only for {AUTO_TRAIN_MIN_ITEMS} to {AUTO_TRAIN_MAX_ITEMS}")
-            raise ConfigError(f"eval.extractor=classifier but there is no domain classifier for "
-                              f"data '{data.name}' ({why})", hint=_classifier_hint(cfg, run_dir))
+            raise _no_classifier(cfg, data, run_dir)
         return found
     if name == "inception":
         return _inception(cfg, device), None

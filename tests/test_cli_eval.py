@@ -215,3 +215,43 @@ def test_bad_eval_settings_fail_before_training(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "eval.metrics asks for 'modes'" in err
     assert not (run / "metrics.jsonl").exists() or not (run / "metrics.jsonl").read_text()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["eval.best_metric=fid/clasifier"],
+     "'eval.best_metric' names 'fid/clasifier'"),
+    (["eval.extractor=inception", "eval.inception_weights=/nonexistent/w.pth"],
+     "Inception-v3 weights not found"),
+])
+def test_bad_best_metric_or_missing_weights_fail_before_training(tmp_path, capsys, extra,
+                                                                 message):
+    run = tmp_path / "run"
+    assert _train(run, 2, *extra) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    if "best_metric" in message:
+        assert "did you mean 'fid/classifier'?" in err
+    assert not (run / "metrics.jsonl").exists() or not (run / "metrics.jsonl").read_text()
+    assert not (run / "checkpoints" / "last.pt").exists()
+
+
+def test_possible_keys_cover_what_evaluations_produce(run, tmp_path):
+    """The pre-flight key set is a superset of the keys real evaluations write (so a valid
+    best_metric is never refused), for images with the classifier and for toy points."""
+    from stablegan.data import build_data
+    from stablegan.evaluation import possible_keys
+    from stablegan.recipes import load_config
+
+    def numeric(result: dict) -> set[str]:
+        return {k.removeprefix("floor/") for k, v in result.items()
+                if isinstance(v, (int, float)) and not k.startswith(("n_eval", "num_classes/",
+                                                                      "memorisation_threshold/"))}
+
+    for run_dir in (run, tmp_path / "ring"):
+        if run_dir.name == "ring":
+            assert main(["train", "--recipe", "ring", "--steps", "2", "--out", str(run_dir),
+                         "--quiet", "--set", "model.hidden=8", "--set",
+                         "eval.n_samples=100"]) == 0
+        cfg = load_config(config_file=run_dir / "config.yaml")
+        produced = numeric(json.loads((run_dir / "eval.json").read_text()))
+        assert produced and produced <= possible_keys(cfg, build_data(cfg.data, seed=0))

@@ -403,3 +403,14 @@ def test_range_warning_follows_the_data_range(capsys):
     data = torch.rand(64, 1, 8, 8) * 255
     Trainer(Gen((1, 8, 8), scale=30.0, tanh=False), Disc((1, 8, 8)), data, CFG).fit()
     assert "generated images span" not in capsys.readouterr().err
+
+
+def test_classifier_extractor_without_classifier_fails_before_training(tmp_path):
+    """Unlabelled images and eval.extractor=classifier: no classifier can exist, so the run
+    stops before step 1 (not after the budget, at the final evaluation)."""
+    folder = good_folder(tmp_path / "imgs")
+    out = tmp_path / "run"
+    code, err = folder_cli(folder, out, "--set", "eval.extractor=classifier")
+    assert_user_error(code, err, "eval.extractor=classifier but there is no domain classifier",
+                      "its data has no labels")
+    assert not (out / "checkpoints" / "last.pt").exists()

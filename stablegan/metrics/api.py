@@ -41,6 +41,10 @@ METRICS = ("fid", "kid", "is", "precision", "recall", "density", "coverage", "sw
 ALIASES = {"prdc": ("precision", "recall", "density", "coverage"),
            "class": ("class_coverage", "class_kl")}
 _PRDC = ("precision", "recall", "density", "coverage")
+# the key names (before "/<space>") each metric writes, its own name first
+OUTPUT_KEYS = {"kid": ("kid", "kid_std"), "is": ("is", "is_std"),
+               "class_coverage": ("class_coverage", "num_classes"),
+               "memorisation": ("memorisation", "nn_distance", "memorisation_threshold")}
 
 Results = dict[str, float | str]
 

@@ -465,7 +465,7 @@ class Trainer:
         self._final_phase = False
         from stablegan.evaluation import preflight
 
-        preflight(cfg, self.data)  # a bad eval.* setting fails now, not after the budget
+        preflight(cfg, self.data, self.out_dir)  # a bad eval.* setting fails now, not later
         writer = tb = None
         previous: dict[int, Any] = {}
         bar: Any = _NoBar()
