@@ -143,6 +143,9 @@ class VariationalConfig:
     # per_step: one C step before each G step (authors); per_phase: the same n_gen C steps at the
     # start of the phase, then C held fixed, so that r = 1 exactly at theta_old
     classifier_schedule: str = "per_step"
+    # true (the paper): G's gradient flows through r and f. false: r is detached, so it only
+    # decides where the clip binds (a trust-region mask on grad f); classifier ratio only
+    ratio_gradient: bool = True
 
 
 @dataclass
@@ -502,6 +505,10 @@ def validate(cfg: Config) -> None:
     _choice(v.ratio, "variational.ratio", ("classifier", "exact"))
     _choice(v.classifier_schedule, "variational.classifier_schedule", ("per_step", "per_phase"))
     _check(v.classifier_warmup >= 0, "variational.classifier_warmup", "must be >= 0")
+    _check(v.ratio_gradient or v.ratio == "classifier", "variational.ratio_gradient",
+           "must be true with variational.ratio=exact",
+           hint="the exact ratio's critic values are detached, so with r detached as well the "
+                "generator would get no gradient")
     e = cfg.eval
     _check(e.every >= 0, "eval.every", "must be >= 0")
     _check(e.n_samples >= 2, "eval.n_samples", "must be >= 2")

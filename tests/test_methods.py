@@ -401,3 +401,40 @@ def test_per_phase_classifier_schedule_gives_r_one_at_theta_old(make_cfg):
     p.begin_generator_phase(z)
     assert p.counts["C"] == 0
     assert p.g_step(z)["ratio/std"] > 0  # C moved between C_old and C
+
+
+def test_detached_ratio_gives_the_clip_masked_critic_gradient(make_cfg):
+    """variational.ratio_gradient=false: G's gradient is -mean(c * grad f), c = r where Eq. 5
+    picks r f and clip(r) where it picks the clipped branch; no gradient reaches C."""
+    trainer = _trainer(make_cfg, "variational.ratio_gradient=false", "variational.eps=0.2",
+                       method="ppo-gan")
+    m = trainer.method
+    z = m.sample_z(16)
+    m.begin_generator_phase(z)
+    # a C that moved: logits spread around the old ones, so some samples clip and some do not
+    m.ratio.logit_old = m.ratio.logit_old + torch.linspace(-1.0, 1.0, 16)
+    fake = m.G(z)
+    loss, _, stats = m.generator_loss(z, fake)
+    assert 0.0 < stats["ratio/clip_fraction"] < 1.0
+    params = list(m.G.parameters())
+    grads = torch.autograd.grad(loss, params + list(m.ratio.C.parameters()), allow_unused=True)
+    assert all(g is None or torch.count_nonzero(g) == 0 for g in grads[len(params):])
+    with torch.no_grad():
+        f = m.D(m.G(z)).reshape(-1)
+        r = m.ratio.log_ratio(m.G(z)).exp()
+        clipped = r.clamp(0.8, 1.2)
+        coef = torch.where(r * f <= clipped * f, r, clipped)
+    expected = torch.autograd.grad(-(coef * m.D(m.G(z)).reshape(-1)).mean(), params)
+    for g, e in zip(grads[:len(params)], expected):
+        assert torch.allclose(g, e, rtol=1e-4, atol=1e-7)
+    # with the gradient through r (the default) the two differ
+    m.cfg.variational.ratio_gradient = True
+    loss2, _, _ = m.generator_loss(z, m.G(z))
+    full = torch.autograd.grad(loss2, params)
+    assert any(not torch.allclose(a, b, rtol=1e-3, atol=1e-6) for a, b in zip(full, expected))
+
+
+def test_detached_ratio_is_refused_with_the_exact_ratio(make_cfg):
+    with pytest.raises(ConfigError) as info:
+        make_cfg("variational.ratio=exact", "variational.ratio_gradient=false", method="ppo-gan")
+    assert "variational.ratio_gradient" in info.value.message

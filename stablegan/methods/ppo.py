@@ -7,7 +7,8 @@ One generator phase (``n_gen`` steps, usually on one latent batch z)::
         ratio.update()                 classifier estimator: one C step, fresh reals and fakes
         x = G(z) ; log r = ratio.log_ratio(x)
         A = advantage(D(x))            raw / centered / normalized critic value
-        L_G = -mean(clipped_surrogate(r, A, eps, clip_mode))     Eq. 5 (or the authors' variant)
+        L_G = -mean(clipped_surrogate(r, A, eps, clip_mode))     Eq. 5 (or the authors' variant;
+                                       r detached with variational.ratio_gradient=false)
 
 The critic side (importance re-weighting of fakes, Eq. 8) lives in ``GANMethod.d_step`` behind
 ``variational.reweight``, so it composes with every objective. Ratio estimators share one small
@@ -185,6 +186,8 @@ class PPOGANMethod(GANMethod):
             scores = scores.detach()
         log_r = self.ratio.log_ratio(fake)
         r = log_r.clamp(max=MAX_LOG_RATIO).exp()  # a saturated C must not give inf * 0 = NaN
+        if not v.ratio_gradient:  # r only picks the branch: grad L = -mean(coef * grad f)
+            r = r.detach()
         adv = advantage(scores, v.advantage)
         surrogate = clipped_surrogate(r, adv, v.eps, v.clip_mode)
         loss = -surrogate.mean()
