@@ -130,7 +130,7 @@ def labelled_training_data(data: Any) -> tuple[Any, Any, int]:
                  "'y': labels}), or evaluate with --set eval.extractor=pixels (or inception)",
         )
     x, y = got
-    if data.kind != "image":
+    if data.task != "images":
         raise DataError(f"data '{data.name}' holds points, not images",
                         hint="the domain classifier is for image data; toy data is evaluated "
                              "with mode metrics and SWD in its own coordinates")

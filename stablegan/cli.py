@@ -191,8 +191,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     x = trainer.sample(args.n)
     data = trainer.data
-    real = data.reals(1000) if data.kind == "points" else None
-    save_samples(x, out, kind=data.kind, modes=data.modes, real=real,
+    real = data.reals(1000) if data.task == "points" else None
+    save_samples(x, out, kind=data.task, modes=data.modes, real=real,
                  title=f"{args.n} samples, step {trainer.step}")
     print(out)
     return 0

@@ -135,7 +135,7 @@ def possible_keys(cfg: Any, data: Any) -> set[str]:
     else:
         spaces.add(cfg.eval.extractor)
     keys = {f"{k}/{s}" for m in metrics for k in OUTPUT_KEYS.get(m, (m,)) for s in spaces}
-    if data.kind == "image":
+    if data.task == "images":
         keys.add("swd/pixels")
     else:
         keys.add("swd")
@@ -171,13 +171,13 @@ def preflight(cfg: Any, data: Any, run_dir: Path | None = None) -> None:
     check_eval_metrics(cfg.eval.metrics)
     check_eval_extractor(cfg.eval.extractor)
     wanted = _metric_list(cfg.eval.metrics)
-    if "modes" in wanted and (data.kind == "image" or data.modes is None):
+    if "modes" in wanted and (data.task == "images" or data.modes is None):
         raise ConfigError(f"eval.metrics asks for 'modes' but data '{data.name}' has no known "
                           "modes", hint="'modes' is for toy mixtures (ring, grid)")
     check_best_metric(cfg, data)
     if cfg.eval.extractor == "inception":
         _inception_weights(cfg)
-    elif cfg.eval.extractor == "classifier" and data.kind == "image":
+    elif cfg.eval.extractor == "classifier" and data.task == "images":
         if find_classifier(cfg, run_dir, data)[0] is None and not _can_auto_train(data):
             raise _no_classifier(cfg, data, run_dir)
 
@@ -245,7 +245,7 @@ def _classifier_extractor(path: Path, device: str) -> Extractor:
 def _can_auto_train(data: Any) -> bool:
     from stablegan.classifier import AUTO_TRAIN_MAX_ITEMS, AUTO_TRAIN_MIN_ITEMS
 
-    return (data.kind == "image" and data.num_classes is not None and data.size is not None
+    return (data.task == "images" and data.num_classes is not None and data.size is not None
             and AUTO_TRAIN_MIN_ITEMS <= data.size <= AUTO_TRAIN_MAX_ITEMS)
 
 
@@ -332,7 +332,7 @@ def choose_extractor(cfg: Any, data: Any, run_dir: Path | None = None, device: s
     notes = notes if notes is not None else []
     name = cfg.eval.extractor
     if name == "auto":
-        if data.kind != "image":
+        if data.task != "images":
             return get_extractor("pixels"), None
         found = _classifier_for(cfg, data, run_dir, device, notes, train=True)
         if found is not None:
@@ -523,7 +523,7 @@ def evaluate_generator(trainer: Any, n: int, *, final: bool | None = None) -> di
         held = None
 
     out: dict[str, Any] = {}
-    if data.kind != "image":
+    if data.task != "images":
         if not wanted:
             wanted = (["modes"] if data.modes is not None else []) + ["swd"]
         if "modes" in wanted:
@@ -619,9 +619,9 @@ def evaluate_generator(trainer: Any, n: int, *, final: bool | None = None) -> di
             res = evaluate(feats["fake"], train_f, ["memorisation"], ext,
                            real_holdout=feats["floor"], seed=0)
         out.update({key: v for key, v in res.items() if key not in ("extractor", "notes")})
-        if final and run_dir is not None and data.kind == "image":
+        if final and run_dir is not None and data.task == "images":
             _save_pairs(fake, train_x, feats["fake"], train_f, run_dir)
-    if data.kind != "image" and space == "pixels":  # toy data: plain "swd" (its coordinates)
+    if data.task != "images" and space == "pixels":  # toy data: plain "swd" (its coordinates)
         for key in ("swd/pixels", "floor/swd/pixels"):
             if key in out:
                 out[key.replace("swd/pixels", "swd")] = out.pop(key)

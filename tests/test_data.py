@@ -58,7 +58,7 @@ def no_torchvision(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("name,k,std,radius", [("ring", 8, 0.01, 1.0), ("grid", 25, 0.05, None)])
 def test_toy_modes_and_std(name: str, k: int, std: float, radius: float | None) -> None:
     d = build_data(DataConfig(name=name), seed=0)
-    assert d.kind == "points" and d.sample_shape == (2,)
+    assert d.task == "points" and d.sample_shape == (2,)
     assert d.modes is not None and d.modes.shape == (k, 2) and d.mode_std == std
     assert d.size is None and d.num_classes is None
     if radius is not None:
@@ -220,7 +220,7 @@ def test_unknown_name_did_you_mean() -> None:
 
 def test_digits() -> None:
     d = build_data(DataConfig(name="digits", batch_size=64), 0)
-    assert d.kind == "image" and d.sample_shape == (1, 8, 8) and d.num_classes == 10
+    assert d.task == "images" and d.sample_shape == (1, 8, 8) and d.num_classes == 10
     assert d.size == 1797 - 179
     x = d.sample(64)
     assert x.shape == (64, 1, 8, 8) and x.dtype == torch.float32
@@ -269,7 +269,7 @@ def write_mnist(root: Path, gz: bool, n: int = 12) -> dict[str, bytes]:
 
 def check_mnist(d: DataSource, n: int) -> None:
     """Shapes, scaling and image/label pairing of a generated MNIST source."""
-    assert d.sample_shape == (1, 28, 28) and d.kind == "image" and d.num_classes == 10
+    assert d.sample_shape == (1, 28, 28) and d.task == "images" and d.num_classes == 10
     labelled = d.labelled(100)
     assert labelled is not None
     x, y = labelled
@@ -508,7 +508,7 @@ def test_image_folder_loads_every_mode(tmp_path: Path) -> None:
     paths = make_images(tmp_path)
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
     d = build_data(folder_cfg(tmp_path), 0)
-    assert d.kind == "image" and d.sample_shape == (3, 8, 8) and d.size == len(paths)
+    assert d.task == "images" and d.sample_shape == (3, 8, 8) and d.size == len(paths)
     assert d.labelled(4) is None and d.num_classes is None
     x = d.reals(100)
     assert x.min() >= -1 and x.max() <= 1 and x.dtype == torch.float32
@@ -581,14 +581,14 @@ def test_image_folder_bad_paths(tmp_path: Path) -> None:
 def test_tensor_pt_points_and_images(tmp_path: Path) -> None:
     pts = save_tensor(tmp_path / "pts.pt", torch.randn(40, 3) * 5)
     d = build_data(DataConfig(name="tensor", path=str(pts), batch_size=8), 0)
-    assert d.kind == "points" and d.sample_shape == (3,) and d.size == 36
+    assert d.task == "points" and d.sample_shape == (3,) and d.size == 36
     assert d.reals(100).abs().max() > 1  # values used as given
     imgs = torch.rand(30, 1, 8, 8) * 2 - 1
     labels = torch.arange(30) % 3
     path = save_tensor(tmp_path / "img.pt", {"x": imgs, "y": labels})
     d = build_data(DataConfig(name="tensor", path=str(path), batch_size=8,
                               holdout_fraction=0.0), 0)
-    assert d.kind == "image" and d.sample_shape == (1, 8, 8) and d.num_classes == 3
+    assert d.task == "images" and d.sample_shape == (1, 8, 8) and d.num_classes == 3
     labelled = d.labelled(100)
     assert labelled is not None
     x, y = labelled
@@ -600,7 +600,7 @@ def test_tensor_npy(tmp_path: Path) -> None:
     arr = np.random.default_rng(0).normal(size=(25, 2)).astype(np.float64)
     np.save(tmp_path / "x.npy", arr)
     d = build_data(DataConfig(name="tensor", path=str(tmp_path / "x.npy"), batch_size=4), 0)
-    assert d.kind == "points" and d.sample(4).dtype == torch.float32
+    assert d.task == "points" and d.sample(4).dtype == torch.float32
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(DataError):
         build_data(DataConfig(name="tensor", path=str(tmp_path / "obj.npy")), 0)

@@ -181,7 +181,7 @@ def test_every_preset_runs_on_tiny_images_with_augment(make_cfg, image_overrides
     cfg = make_cfg(*image_overrides, "augment.policy=translation,cutout,color", method=name,
                    steps=3)
     trainer = Trainer.from_config(cfg)
-    assert trainer.data.kind == "image" and bool(trainer.method.augment)
+    assert trainer.data.task == "images" and bool(trainer.method.augment)
     trainer.fit()
     assert trainer.step == 3
     _finite_rows(trainer)

@@ -27,8 +27,8 @@ def as_source(data: Any, cfg: Any) -> DataSource:
         if not torch.isfinite(data).all():
             raise DataError("training data contains NaN or inf values",
                             hint="clean or re-normalise the data")
-        kind = "image" if data.dim() == 4 else "points"
-        return FiniteSource("tensor", kind, data, None, cfg.seed,
+        task = "images" if data.dim() == 4 else "points"
+        return FiniteSource("tensor", task, data, None, cfg.seed,
                             holdout_fraction=cfg.data.holdout_fraction)
     raise DataError(f"cannot train on data of type {type(data).__name__}",
                     hint="pass a stablegan DataSource or a tensor of samples (N, ...)")

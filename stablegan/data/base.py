@@ -38,13 +38,14 @@ def too_small_error(name: str, size: int, batch_size: int) -> DataError:
 class DataSource(ABC):
     """A training distribution.
 
-    Attributes: ``name``; ``kind`` ("points" or "image"); ``sample_shape`` of one sample;
+    Attributes: ``name``; ``task``, the name of the registered Task that trains on it
+    (``stablegan.tasks``: "points", "images", ...); ``sample_shape`` of one sample;
     ``modes`` (K, D) mixture centres and ``mode_std`` for toy mixtures (else None);
     ``num_classes`` when labels exist (else None). Images are in [-1, 1].
     """
 
     name: str
-    kind: str
+    task: str
     sample_shape: tuple[int, ...]
     modes: Tensor | None = None
     mode_std: float | None = None
@@ -85,7 +86,7 @@ class DataSource(ABC):
     def __repr__(self) -> str:
         size = "infinite" if self.size is None else str(self.size)
         return (
-            f"{type(self).__name__}(name={self.name!r}, kind={self.kind!r}, "
+            f"{type(self).__name__}(name={self.name!r}, task={self.task!r}, "
             f"sample_shape={self.sample_shape}, size={size})"
         )
 
@@ -124,7 +125,7 @@ class FiniteSource(DataSource):
     def __init__(
         self,
         name: str,
-        kind: str,
+        task: str,
         x: Tensor,
         y: Tensor | None,
         seed: int,
@@ -133,6 +134,7 @@ class FiniteSource(DataSource):
         scale: float = 1.0,
         offset: float = 0.0,
         num_classes: int | None = None,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         if x.dim() < 2 or x.shape[0] == 0:
             raise DataError(f"data '{name}' is empty (shape {tuple(x.shape)})",
@@ -145,7 +147,8 @@ class FiniteSource(DataSource):
         if max_items is not None:
             x = x[:max_items]
             y = y[:max_items] if y is not None else None
-        self.name, self.kind = name, kind
+        self.name, self.task = name, task
+        self._dtype = dtype
         self.sample_shape = tuple(int(s) for s in x.shape[1:])
         self.num_classes = num_classes
         self._x, self._y = x, (y.long() if y is not None else None)
@@ -170,8 +173,9 @@ class FiniteSource(DataSource):
         return int(self._split_idx["train"].numel())
 
     def _convert(self, x: Tensor) -> Tensor:
-        """Stored items -> float32 samples (``x * scale + offset``)."""
-        out = x.to(torch.float32)
+        """Stored items -> samples of ``dtype`` (``x * scale + offset``; float32 by default,
+        int64 for token ids)."""
+        out = x.to(self._dtype)
         if self._scale != 1.0 or self._offset != 0.0:
             out = out * self._scale + self._offset
         return out.contiguous()

@@ -138,6 +138,6 @@ def image_folder(cfg: DataConfig, seed: int) -> FiniteSource:
         raise DataError("data 'image-folder' needs data.path", hint="--set data.path=DIR")
     x = load_folder(Path(cfg.path).expanduser(), cfg.channels or 3, cfg.image_size, cfg.max_items)
     return FiniteSource(
-        "image-folder", "image", x, None, seed, holdout_fraction=cfg.holdout_fraction,
+        "image-folder", "images", x, None, seed, holdout_fraction=cfg.holdout_fraction,
         max_items=cfg.max_items, scale=1 / 127.5, offset=-1.0,
     )

@@ -80,9 +80,9 @@ def tensor_source(cfg: DataConfig, seed: int) -> FiniteSource:
     if x.dtype.is_complex or not (x.dtype.is_floating_point or x.dtype in _REAL_INTS):
         raise DataError(f"tensor file '{path}' holds {x.dtype} data", hint="save real numbers")
     if x.dim() == 2:
-        kind = "points"
+        task = "points"
     elif x.dim() == 4:
-        kind = "image"
+        task = "images"
     else:
         raise DataError(
             f"tensor file '{path}' holds shape {tuple(x.shape)}; expected (N, D) points or "
@@ -106,7 +106,7 @@ def tensor_source(cfg: DataConfig, seed: int) -> FiniteSource:
             raise DataError(f"labels in '{path}' must be >= 0", hint="use class ids 0..K-1")
         num_classes = int(y.max()) + 1 if y.numel() else None
     return FiniteSource(
-        "tensor", kind, x, y, seed, holdout_fraction=cfg.holdout_fraction,
+        "tensor", task, x, y, seed, holdout_fraction=cfg.holdout_fraction,
         max_items=cfg.max_items, num_classes=num_classes,
     )
 

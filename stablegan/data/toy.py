@@ -29,7 +29,7 @@ def grid_modes(values: tuple[float, ...] = (-4.0, -2.0, 0.0, 2.0, 4.0)) -> Tenso
 class GaussianMixture(DataSource):
     """Equal-weight isotropic Gaussian mixture sampled on the fly; ``size`` is None (infinite)."""
 
-    kind = "points"
+    task = "points"
 
     def __init__(self, name: str, modes: Tensor, std: float, seed: int) -> None:
         self.name = name

@@ -32,7 +32,7 @@ def _uint8_source(
     xt = torch.as_tensor(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
     yt = torch.as_tensor(np.asarray(y, dtype=np.int64)) if not isinstance(y, torch.Tensor) else y
     return FiniteSource(
-        name, "image", xt.to(torch.uint8), yt.long(), seed,
+        name, "images", xt.to(torch.uint8), yt.long(), seed,
         holdout_fraction=cfg.holdout_fraction, max_items=cfg.max_items,
         scale=1 / 127.5, offset=-1.0, num_classes=10,
     )
@@ -49,7 +49,7 @@ def digits(cfg: DataConfig, seed: int) -> FiniteSource:
     x = torch.as_tensor(bunch.data, dtype=torch.float32).round().to(torch.uint8).view(-1, 1, 8, 8)
     y = torch.as_tensor(bunch.target, dtype=torch.long)
     return FiniteSource(
-        "digits", "image", x, y, seed, holdout_fraction=cfg.holdout_fraction,
+        "digits", "images", x, y, seed, holdout_fraction=cfg.holdout_fraction,
         max_items=cfg.max_items, scale=1 / 8, offset=-1.0, num_classes=10,
     )
 

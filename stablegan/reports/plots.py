@@ -206,7 +206,7 @@ def save_samples(
     Points of dimension > 2 are projected onto their first two coordinates (said in the title);
     1-D points are drawn on the x axis. ``title``, ``modes`` and ``real`` are unused for images.
     """
-    if kind == "image":
+    if kind in ("image", "images"):
         return save_image_grid(torch.as_tensor(samples), path)
     if kind != "points":
         raise StableganError(f"unknown sample kind {kind!r}", hint="use 'points' or 'image'")

@@ -180,7 +180,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []  # the logged rows of this process
         self.last_eval: dict[str, Any] | None = None
         gen = torch.Generator().manual_seed(config.seed + SAMPLE_SEED_OFFSET)
-        n_fixed = 64 if self.data.kind == "image" else 1000  # a grid, or a scatter of points
+        n_fixed = 64 if self.data.task == "images" else 1000  # a grid, or a scatter of points
         self.fixed_z = torch.randn(n_fixed, self.method.latent_dim, generator=gen).to(self.device)
         self._signal: int | None = None
         self._final_phase = False
@@ -255,7 +255,7 @@ class Trainer:
         its span, e.g. outside [-2, 2] for images in [-1, 1] -- typically a generator without a
         final tanh, or data not scaled to [-1, 1].
         """
-        if self._range_warned or self.data.kind != "image":
+        if self._range_warned or self.data.task != "images":
             return
         rng = self._data_range()
         fake = fake.detach()
@@ -273,7 +273,7 @@ class Trainer:
 
     @torch.no_grad()
     def _check_range_now(self) -> None:
-        if self._range_warned or self.data.kind != "image":
+        if self._range_warned or self.data.task != "images":
             return
         G = self.method.G
         was, rng = G.training, torch.get_rng_state()  # a check must not change the run
@@ -646,10 +646,10 @@ class Trainer:
         from stablegan.reports import save_samples
 
         x = self.sample(self.fixed_z.shape[0], z=self.fixed_z)
-        real = self.data.reals(1000) if self.data.kind == "points" else None
+        real = self.data.reals(1000) if self.data.task == "points" else None
         try:
             atomic_write(path, lambda tmp: save_samples(
-                x, tmp, kind=self.data.kind, modes=self.data.modes, real=real,
+                x, tmp, kind=self.data.task, modes=self.data.modes, real=real,
                 title=f"step {self.step}"))
         except OSError as err:  # samples are a view of the run, not its state: warn, go on
             print(f"warning: could not write samples {path}: {describe_os_error(err)}; "
@@ -661,7 +661,7 @@ class Trainer:
     def overfitting_check(self, n: int = 256) -> dict[str, float]:
         """Mean D score on training reals minus held-out reals (> 0 grows as D memorises)."""
         held = self.data.reals(n, "holdout")
-        if held is None or len(held) == 0 or self.data.kind == "points":
+        if held is None or len(held) == 0 or self.data.task == "points":
             return {}
         train = self.data.reals(len(held), "train")
         D = self.method.D
