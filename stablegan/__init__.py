@@ -11,7 +11,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from stablegan.config import Config, from_dict  # noqa: E402
+from stablegan.config import Config  # noqa: E402
+from stablegan.configure import from_dict  # noqa: E402
 from stablegan.errors import StableganError  # noqa: E402
 from stablegan.recipes import load_config, recipe_names  # noqa: E402
 from stablegan.training.trainer import Trainer, load_run  # noqa: E402

@@ -130,8 +130,10 @@ def labelled_training_data(data: Any) -> tuple[Any, Any, int]:
                  "'y': labels}), or evaluate with --set eval.extractor=pixels (or inception)",
         )
     x, y = got
-    if data.task != "images":
-        raise DataError(f"data '{data.name}' holds points, not images",
+    from stablegan.tasks import task_class
+
+    if not task_class(data).domain_classifier:
+        raise DataError(f"data '{data.name}' holds {data.task}, not images",
                         hint="the domain classifier is for image data; toy data is evaluated "
                              "with mode metrics and SWD in its own coordinates")
     num_classes = data.num_classes or int(y.max()) + 1

@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="draw samples from a trained run")
     p.add_argument("--run", required=True, help="run directory")
     p.add_argument("--n", type=int, default=64, help="number of samples")
-    p.add_argument("--out", help="output PNG (default RUN/samples/sample.png)")
+    p.add_argument("--out", help="output file (default RUN/samples/sample.png, .txt for text)")
     p.add_argument("--checkpoint", default="last.pt", help="last.pt or best.pt")
 
     p = sub.add_parser("eval", help="evaluate a trained run; prints one JSON object")
@@ -110,7 +110,8 @@ def _default_out(cfg: Any, recipe: str | None, config_file: str | None) -> Path:
 def _resume_config(out: Path, args: argparse.Namespace) -> Any:
     """The config of the run in ``out``: its config.yaml, or the config stored in its checkpoint
     when config.yaml is missing or damaged; ``--steps``/``--seed`` apply on top."""
-    from stablegan.config import from_dict, read_yaml
+    from stablegan.config import read_yaml
+    from stablegan.configure import from_dict
     from stablegan.errors import ConfigError
     from stablegan.training.checkpoint import load_latest
 
@@ -181,19 +182,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from stablegan.reports import save_samples
     from stablegan.training.trainer import load_run
 
     if args.n < 1:
         raise StableganError(f"--n must be >= 1, got {args.n}")
     trainer = load_run(args.run, args.checkpoint)
-    out = Path(args.out) if args.out else Path(args.run) / "samples" / "sample.png"
+    out = (Path(args.out) if args.out else
+           Path(args.run) / "samples" / f"sample{trainer.task.sample_suffix}")
     out.parent.mkdir(parents=True, exist_ok=True)
     x = trainer.sample(args.n)
-    data = trainer.data
-    real = data.reals(1000) if data.task == "points" else None
-    save_samples(x, out, kind=data.task, modes=data.modes, real=real,
-                 title=f"{args.n} samples, step {trainer.step}")
+    trainer.task.render(x, out, title=f"{args.n} samples, step {trainer.step}")
     print(out)
     return 0
 

@@ -8,7 +8,8 @@ resumed, so rerunning the same command after a kill continues where it stopped.
 Budgets: ``steps`` gives every method the same number of iterations; ``batches`` gives every method
 the same number of minibatch updates of all networks together (critic + generator + ratio
 classifier), the x-axis of Fig. 3 in Wu et al. (2020), so that 5:5 and 5:1 schedules are compared
-at equal compute: ``steps_m = batches // (n_critic + n_gen * (1 + uses_classifier))``.
+at equal compute: ``steps_m = batches // updates_per_iteration``, the cost of one iteration as
+the method reports it (n_critic + n_gen, plus n_gen classifier steps for the ratio classifier).
 
 Outputs: ``summary.json`` (mean, std and values per metric and method), ``summary.md`` (the same
 as a table), ``curves.png`` (each evaluated metric against batches consumed, mean +- std over
@@ -34,10 +35,11 @@ from stablegan.recipes import load_config
 
 
 def batches_per_iteration(cfg: Config) -> int:
-    """Minibatch updates of all networks in one iteration of ``cfg``'s schedule."""
-    s, v = cfg.schedule, cfg.variational
-    uses_c = v.clip and v.ratio == "classifier"
-    return s.n_critic + s.n_gen * (2 if uses_c else 1)
+    """Minibatch updates of all networks in one iteration of ``cfg``'s schedule, as the method
+    reports it (``updates_per_iteration``)."""
+    from stablegan.methods import method_class
+
+    return method_class(cfg).updates_per_iteration(cfg)
 
 
 def plan_runs(recipe: str, methods: list[str], seeds: list[int], steps: int | None,

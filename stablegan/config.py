@@ -1,13 +1,10 @@
 """Typed run configuration: dataclasses, safe YAML, ``--set`` overrides and validation.
 
-Resolution order (later wins)::
-
-    defaults  <-  method preset (``method: NAME``)  <-  recipe file  <-  --set key=value
-
-A method preset is a small fragment over the ingredients below (see ``stablegan.methods.presets``).
-Recipes should hold data/model/budget settings; anything a recipe or ``--set`` states explicitly
-overrides the preset. Every key is checked: an unknown key gets a "did you mean" suggestion, a value
-of the wrong type or out of range names the key and the allowed values.
+This module is the schema only: it knows neither the methods nor the evaluator. Presets and the
+metric/extractor names are applied and checked a level above, by :mod:`stablegan.configure`
+(resolution order, later wins: defaults <- method preset <- recipe file <- --set key=value).
+Every key is checked: an unknown key gets a "did you mean" suggestion, a value of the wrong type
+or out of range names the key and the allowed values.
 """
 
 from __future__ import annotations
@@ -396,27 +393,12 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def resolve(layers: list[dict[str, Any]]) -> Config:
-    """Merge recipe/--set layers over the method preset and defaults, validate, return a Config."""
-    from stablegan.methods.presets import PRESETS, preset_fragment
-
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        merged = deep_merge(merged, layer)
-    method = merged.get("method", Config.method)
-    if not isinstance(method, str) or method not in PRESETS:
-        close = difflib.get_close_matches(str(method), list(PRESETS), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else "run 'stablegan methods' for the list"
-        raise ConfigError(f"unknown method '{method}' (config key 'method')", hint=hint)
-    full = deep_merge(preset_fragment(method), merged)
-    cfg = _build(Config, full)
+def build(data: dict[str, Any]) -> Config:
+    """A validated Config from one complete nested dict (no method preset applied: that is the
+    job of :func:`stablegan.configure.resolve`, a level above the schema)."""
+    cfg = _build(Config, data)
     validate(cfg)
     return cfg
-
-
-def from_dict(data: dict[str, Any]) -> Config:
-    """A validated Config from one nested dict (e.g. a saved ``config.yaml``)."""
-    return resolve([data])
 
 
 def _check(ok: bool, key: str, message: str, hint: str | None = None) -> None:
@@ -517,10 +499,6 @@ def validate(cfg: Config) -> None:
     _check(e.patience == 0 or (e.best_metric is not None and e.every > 0), "eval.patience",
            "needs eval.best_metric and eval.every > 0")
     _check(e.k >= 1, "eval.k", f"must be >= 1, got {e.k}")
-    from stablegan.evaluation import check_eval_extractor, check_eval_metrics
-
-    check_eval_metrics(e.metrics)
-    check_eval_extractor(e.extractor)
     for key in ("classifier_path", "inception_weights"):
         _check(getattr(e, key) != "", f"eval.{key}", "must be a file path (or left unset)")
     lg = cfg.log

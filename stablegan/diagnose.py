@@ -23,7 +23,8 @@ from typing import Any
 
 import torch
 
-from stablegan.config import from_dict, read_yaml
+from stablegan.config import read_yaml
+from stablegan.configure import from_dict
 from stablegan.errors import ConfigError
 from stablegan.methods.ppo import ClassifierRatio, PPOGANMethod
 from stablegan.training.checkpoint import load_latest

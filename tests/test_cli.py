@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from stablegan.cli import main
-from stablegan.config import from_dict, read_yaml
+from stablegan.config import read_yaml
+from stablegan.configure import from_dict
 from stablegan.methods import PRESETS
 from stablegan.recipes import recipe_names
 

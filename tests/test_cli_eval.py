@@ -241,6 +241,7 @@ def test_possible_keys_cover_what_evaluations_produce(run, tmp_path):
     from stablegan.data import build_data
     from stablegan.evaluation import possible_keys
     from stablegan.recipes import load_config
+    from stablegan.tasks import task_for
 
     def numeric(result: dict) -> set[str]:
         return {k.removeprefix("floor/") for k, v in result.items()
@@ -253,4 +254,5 @@ def test_possible_keys_cover_what_evaluations_produce(run, tmp_path):
                          "eval.n_samples=100"]) == 0
         cfg = load_config(config_file=run_dir / "config.yaml")
         produced = numeric(json.loads((run_dir / "eval.json").read_text()))
-        assert produced and produced <= possible_keys(cfg, build_data(cfg.data, seed=0))
+        assert produced and produced <= possible_keys(task_for(build_data(cfg.data, seed=0), cfg),
+                                                        cfg.eval)

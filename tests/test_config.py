@@ -9,12 +9,11 @@ import pytest
 from stablegan.config import (
     Config,
     diff,
-    from_dict,
     parse_set,
     read_yaml,
-    resolve,
     save_yaml,
 )
+from stablegan.configure import from_dict, resolve
 from stablegan.errors import ConfigError
 from stablegan.methods import PRESETS
 from stablegan.recipes import DEFAULT_RECIPE, load_config, recipe_dict, recipe_names

@@ -17,9 +17,10 @@ import stablegan.classifier as sgc
 from stablegan.classifier import classifier_key, default_classifier_path, train_classifier
 from stablegan.data import build_data
 from stablegan.errors import ConfigError, DataError, ShapeError
-from stablegan.evaluation import choose_extractor, evaluate_generator
+from stablegan.evaluation import choose_extractor, evaluate
 from stablegan.metrics import load_domain_classifier, save_domain_classifier
 from stablegan.recipes import load_config
+from stablegan.tasks import task_for
 
 BASE = ["log.progress=false", "log.tensorboard=false"]
 
@@ -42,11 +43,18 @@ def digits_classifier(tmp_path_factory) -> Path:
 
 
 def fake_trainer(cfg, sample, out_dir=None, step=None):
-    """What evaluate_generator needs of a Trainer: cfg, data, sample(n), out_dir, step."""
+    """A generator stand-in ``sample(data, n)`` on the config's data, at step ``step``: the
+    evaluation is final at the end of training or between periodic evaluations."""
     data = build_data(cfg.data, cfg.seed)
-    return SimpleNamespace(cfg=cfg, data=data, sample=lambda n: sample(data, n),
-                           out_dir=out_dir, step=cfg.steps if step is None else step,
-                           device="cpu")
+    step = cfg.steps if step is None else step
+    final = step >= cfg.steps or not (cfg.eval.every and step % cfg.eval.every == 0)
+    return SimpleNamespace(cfg=cfg, task=task_for(data, cfg), sample=lambda n: sample(data, n),
+                           out_dir=out_dir, final=final)
+
+
+def evaluate_generator(ft, n):
+    """``stablegan.evaluation.evaluate`` of a :func:`fake_trainer`."""
+    return evaluate(ft.sample, ft.task, ft.cfg.eval, n=n, run_dir=ft.out_dir, final=ft.final)
 
 
 def noisy_reals(data, n):

@@ -175,7 +175,7 @@ def test_weight_clipping_after_a_trainer_step_with_wgan(make_cfg):
     trainer = Trainer.from_config(cfg)
     d_before = [p.detach().abs().max() for p in trainer.method.D.parameters()]
     assert max(float(v) for v in d_before) > 0.01  # the initial critic is outside the box
-    trainer.iteration(diagnostics=False)
+    trainer.method.iteration(diagnostics=False)
     c = cfg.lipschitz.weight_clip
     for name, p in trainer.method.D.named_parameters():
         assert bool((p.detach().abs() <= torch.tensor(c)).all()), name
@@ -245,7 +245,7 @@ def test_sngan_preset_spectral_normalises_the_critic_only(make_cfg):
     g_layers = [m for m in trainer.method.G.modules() if isinstance(m, nn.Linear)]
     assert d_layers and all(parametrize.is_parametrized(m, "weight") for m in d_layers)
     assert not any(parametrize.is_parametrized(m, "weight") for m in g_layers)
-    trainer.iteration(diagnostics=False)
+    trainer.method.iteration(diagnostics=False)
     trainer.method.D.eval()
     for m in d_layers:
         assert _sigma_max(m) == pytest.approx(1.0, abs=1e-2)

@@ -37,9 +37,9 @@ def test_iteration_runs_n_critic_d_steps_and_n_gen_g_steps(make_cfg, n_critic, n
     trainer = _trainer(make_cfg, f"schedule.n_critic={n_critic}", f"schedule.n_gen={n_gen}")
     m = trainer.method
     assert m.counts == {"D": 0, "G": 0}
-    trainer.iteration(diagnostics=False)
+    trainer.method.iteration(diagnostics=False)
     assert m.counts == {"D": n_critic, "G": n_gen}
-    trainer.iteration(diagnostics=True)
+    trainer.method.iteration(diagnostics=True)
     assert m.counts == {"D": 2 * n_critic, "G": 2 * n_gen}
     assert trainer.batches_consumed() == 2 * (n_critic + n_gen)
 
@@ -50,7 +50,7 @@ def test_ppo_gan_runs_one_classifier_step_per_generator_step(make_cfg, n_critic,
                        method="ppo-gan")
     m = trainer.method
     assert isinstance(m, PPOGANMethod)
-    stats = trainer.iteration(diagnostics=False)
+    stats = trainer.method.iteration(diagnostics=False)
     assert m.counts == {"D": n_critic, "G": n_gen, "C": n_gen}
     for key in ("ratio/mean", "ratio/clip_fraction", "weights/ess", "classifier/loss"):
         assert math.isfinite(stats[key]), key
@@ -152,7 +152,7 @@ def test_grad_clip_bounds_every_network_gradient(make_cfg):
 
 def test_without_grad_clip_gradients_are_untouched(make_cfg):
     trainer = _trainer(make_cfg, "optim.g_lr=1e-3")
-    stats = trainer.iteration(diagnostics=False)
+    stats = trainer.method.iteration(diagnostics=False)
     grads = [p.grad for p in trainer.method.G.parameters() if p.grad is not None]
     total = float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])))
     assert total == pytest.approx(stats["grad/g_norm"], rel=1e-5)
@@ -353,7 +353,7 @@ def test_non_finite_log_ratio_is_caught_before_any_weight_changes(make_cfg, monk
 def test_ratio_clipping_needs_one_latent_batch(make_cfg):
     trainer = _trainer(make_cfg, "schedule.same_z_for_gen_steps=false", method="ppo-gan")
     with pytest.raises(ConfigError) as info:
-        trainer.iteration(diagnostics=False)
+        trainer.method.iteration(diagnostics=False)
     assert "same_z_for_gen_steps" in info.value.hint
 
 
@@ -393,7 +393,7 @@ def test_per_phase_classifier_schedule_gives_r_one_at_theta_old(make_cfg):
     assert first["ratio/mean"] == pytest.approx(1.0, abs=1e-6)
     assert first["ratio/std"] == pytest.approx(0.0, abs=1e-6)
     assert "classifier/accuracy" in first
-    per_phase.iteration(diagnostics=False)
+    per_phase.method.iteration(diagnostics=False)
     assert m.counts["C"] == 6 and m.counts["G"] == 4
 
     per_step = _trainer(make_cfg, "schedule.n_gen=3", method="ppo-gan")

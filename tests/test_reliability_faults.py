@@ -20,9 +20,9 @@ import torch
 from torch import nn
 
 import stablegan.training.checkpoint as ck
-import stablegan.training.trainer as tr
+import stablegan.training.state as training_state
 from stablegan.cli import main
-from stablegan.config import from_dict
+from stablegan.configure import from_dict
 from stablegan.data import build_data
 from stablegan.errors import CheckpointError, DivergenceError
 from stablegan.models import build_models
@@ -139,16 +139,19 @@ def test_persistent_nan_gives_up_with_diagnosis_and_keeps_good_checkpoint(tmp_pa
 
 
 def test_nan_weight_mid_run_is_named_and_rolled_back(tmp_path, monkeypatch, capsys):
-    original = Trainer.iteration
+    from stablegan.methods.gan import GANMethod
 
-    def iteration(self, diagnostics):
-        stats = original(self, diagnostics)
-        if self.step + 1 == 7 and self.rollbacks == 0:  # poison G during step 7, once
+    original, poisoned = GANMethod.iteration, []
+
+    def iteration(self, index=0, diagnostics=False):
+        stats = original(self, index, diagnostics)
+        if index + 1 == 7 and not poisoned:  # poison G during step 7, once
+            poisoned.append(index)
             with torch.no_grad():
-                next(self.method.G.parameters()).view(-1)[0] = float("nan")
+                next(self.G.parameters()).view(-1)[0] = float("nan")
         return stats
 
-    monkeypatch.setattr(Trainer, "iteration", iteration)
+    monkeypatch.setattr(GANMethod, "iteration", iteration)
     t = ring_trainer(tmp_path)
     name = next(iter(dict(t.method.G.named_parameters())))
     t.fit(12)
@@ -159,16 +162,18 @@ def test_nan_weight_mid_run_is_named_and_rolled_back(tmp_path, monkeypatch, caps
 
 
 def test_nan_weight_without_rollbacks_stops_cli_with_exit_2(tmp_path, monkeypatch, capsys):
-    original = Trainer.iteration
+    from stablegan.methods.gan import GANMethod
 
-    def iteration(self, diagnostics):
-        stats = original(self, diagnostics)
-        if self.step + 1 == 8:
+    original = GANMethod.iteration
+
+    def iteration(self, index=0, diagnostics=False):
+        stats = original(self, index, diagnostics)
+        if index + 1 == 8:
             with torch.no_grad():
-                next(self.method.D.parameters()).view(-1)[0] = float("inf")
+                next(self.D.parameters()).view(-1)[0] = float("inf")
         return stats
 
-    monkeypatch.setattr(Trainer, "iteration", iteration)
+    monkeypatch.setattr(GANMethod, "iteration", iteration)
     out = tmp_path / "run"
     assert train(out, "--set", "fault.max_rollbacks=0") == 2
     err = capsys.readouterr().err
@@ -225,12 +230,24 @@ def test_nonfinite_state_is_never_saved_over_a_good_checkpoint(tmp_path):
     assert t.checkpoint_path.read_bytes() == good
 
 
-def test_nan_during_warmup_is_a_divergence_error(tmp_path):
-    t = ring_trainer(tmp_path, critic=lambda D: NaNCritic(D, at=4),
+def test_nan_during_warmup_is_rolled_back_like_any_step(tmp_path, capsys):
+    # the warm-up is a phase of its own: a transient NaN there is rolled back, as elsewhere
+    # D calls: 1 at construction, then real, fake and the logged gradient norm per critic step
+    t = ring_trainer(tmp_path, critic=lambda D: NaNCritic(D, at=5),
                      schedule={"d_warmup": 3})
-    with pytest.raises(DivergenceError, match="diverged at warm-up .*network D"):
+    t.fit(3)
+    err = capsys.readouterr().err
+    assert "non-finite value at step 2 of phase 'warmup'" in err and "network D" in err
+    assert t.rollbacks == 1 and t.phase_steps == {"warmup": 3} and t.step == 3
+
+
+def test_persistent_nan_during_warmup_is_a_divergence_error(tmp_path):
+    t = ring_trainer(tmp_path, critic=lambda D: NaNCritic(D, at=4, persistent=True),
+                     schedule={"d_warmup": 3})
+    with pytest.raises(DivergenceError, match="diverged at step 2 of phase 'warmup'.*network D"):
         t.fit()
-    assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert state["step"] == 0 and state["phase"] == "warmup" and all_finite(state)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,7 +484,7 @@ def test_resume_with_other_recipe_lists_every_change(ten_steps, capsys):
 
 
 def test_resume_with_other_code_version_is_refused(ten_steps, capsys, monkeypatch):
-    monkeypatch.setattr(tr, "__version__", "9.9.9")
+    monkeypatch.setattr(training_state, "__version__", "9.9.9")
     assert train(ten_steps, "--resume", steps=12) == 2
     assert "  stablegan version: 0.1.0 -> 9.9.9" in capsys.readouterr().err
 

@@ -82,7 +82,7 @@ def test_same_seed_same_weights_other_seed_other_weights(make_cfg, states_identi
     def weights(seed: int) -> dict:
         t = Trainer.from_config(make_cfg(f"seed={seed}", steps=2))
         for _ in range(2):
-            t.iteration(diagnostics=False)
+            t.method.iteration(diagnostics=False)
         return t.state_dict()["networks"]
 
     states_identical(weights(3), weights(3))

@@ -5,8 +5,14 @@ generator phase of Wu et al. (2020). ``presets`` names config fragments over bot
 """
 
 from stablegan.methods.gan import GANMethod, NonFiniteError
-from stablegan.methods.ppo import ClassifierRatio, ExactRatio, PPOGANMethod, build_method
+from stablegan.methods.ppo import (
+    ClassifierRatio,
+    ExactRatio,
+    PPOGANMethod,
+    build_method,
+    method_class,
+)
 from stablegan.methods.presets import PRESETS, describe, preset_fragment
 
 __all__ = ["GANMethod", "PPOGANMethod", "ClassifierRatio", "ExactRatio", "NonFiniteError",
-           "build_method", "PRESETS", "describe", "preset_fragment"]
+           "build_method", "method_class", "PRESETS", "describe", "preset_fragment"]

@@ -10,6 +10,12 @@
     x_f = G(z) -> augment ; s = D(x_f)  (or D with k unrolled SGD steps)
     L_G = objective.g_loss(s) [+ beta * feature matching] ; step
 
+One iteration (``iteration``) is ``n_critic`` critic steps and then the generator phase
+(``n_gen`` steps); ``phases`` lists the method's phases for the trainer (an optional warm-up, then
+the adversarial phase) and ``updates_per_iteration`` what one iteration costs in minibatch
+updates. Real and fake batches come from the adversarial pair (``methods.pair``), real batches
+and the prior from the task: nothing here depends on the modality.
+
 A subclass changes the maths by overriding ``generator_loss`` (see ``methods.ppo``). Every network
 a method owns is listed in ``networks`` and ``optimizers``, so the trainer optimises, checkpoints
 and logs it without knowing what it is.
@@ -26,11 +32,11 @@ from torch.func import functional_call
 from stablegan import lipschitz
 from stablegan.config import Config
 from stablegan.errors import ShapeError
+from stablegan.methods.pair import DataPair
 from stablegan.objectives import Objective, feature_matching_loss
+from stablegan.training.phases import ADVERSARIAL, Phase, Stats, average
 from stablegan.tricks import DiffAugment, ReplayBuffer, unrolled_parameters
 from stablegan.variational import effective_sample_size, importance_weights
-
-Stats = dict[str, float]
 
 
 class NonFiniteError(RuntimeError):
@@ -45,10 +51,11 @@ class GANMethod:
     """Owns the maths of one iteration and the networks and optimisers it needs."""
 
     def __init__(self, cfg: Config, generator: nn.Module, discriminator: nn.Module,
-                 data: Any, device: torch.device | str = "cpu") -> None:
+                 task: Any, device: torch.device | str = "cpu") -> None:
         self.cfg = cfg
         self.device = torch.device(device)
-        self.data = data
+        self.task = task
+        self.data = task.data
         self.G = generator.to(self.device)
         self.D = discriminator.to(self.device)
         self.latent_dim = _latent_dim(generator)
@@ -64,16 +71,46 @@ class GANMethod:
         self.optimizers: dict[str, torch.optim.Optimizer] = {
             "G": self._adam(self.G, cfg.optim.g_lr), "D": self._adam(self.D, cfg.optim.d_lr)}
         self.counts = {"D": 0, "G": 0}
+        self.pair = DataPair(self)
+
+    # ---------------------------------------------------------------- schedule
+    @classmethod
+    def updates_per_iteration(cls, cfg: Config) -> int:
+        """Minibatch updates of all networks in one iteration: n_critic + n_gen."""
+        return cfg.schedule.n_critic + cfg.schedule.n_gen
+
+    def phases(self, steps: int) -> list[Phase]:
+        """The warm-up (``schedule.d_warmup`` critic steps, when set), then ``steps``
+        adversarial iterations."""
+        out = []
+        if self.warmup_steps():
+            out.append(Phase("warmup", self.warmup_steps(), self.warmup_step,
+                             tuple(self.networks)))
+        out.append(Phase(ADVERSARIAL, steps, self.iteration, tuple(self.networks)))
+        return out
+
+    def iteration(self, index: int = 0, diagnostics: bool = False) -> Stats:
+        """``n_critic`` critic steps, then the generator phase; the steps' stats averaged."""
+        n_critic = self.cfg.schedule.n_critic
+        d_stats = [self.d_step(diagnostics and k == n_critic - 1) for k in range(n_critic)]
+        return average(d_stats + self.g_phase(diagnostics))
+
+    def warmup_steps(self) -> int:
+        return self.cfg.schedule.d_warmup
+
+    def warmup_step(self, index: int, diagnostics: bool = False) -> Stats:
+        """Warm-up step ``index``: a critic step against the initial generator."""
+        return self.d_step(diagnostics)
 
     # ---------------------------------------------------------------- helpers
     def _adam(self, net: nn.Module, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(self.cfg.optim.betas))
 
     def sample_z(self, n: int) -> Tensor:
-        return torch.randn(n, self.latent_dim, device=self.device)
+        return self.pair.source(n)
 
     def real_batch(self) -> Tensor:
-        return self.data.sample(self.cfg.data.batch_size).to(self.device)
+        return self.pair.real()
 
     @property
     def batch_size(self) -> int:
@@ -117,9 +154,9 @@ class GANMethod:
     # ---------------------------------------------------------------- critic phase
     def d_step(self, diagnostics: bool = False) -> Stats:
         cfg = self.cfg
-        real = self.real_batch()
+        real = self.pair.real()
         with torch.no_grad():
-            fake = self.G(self.sample_z(real.shape[0]))
+            fake = self.pair.fake(self.pair.source(real.shape[0]))
         if self.replay is not None:
             fake = self.replay.mix(fake)
         real_in, fake_in = self.augment(real), self.augment(fake)
@@ -174,12 +211,8 @@ class GANMethod:
         """Hook for methods that record the old generator (ratio estimation)."""
 
     def g_step(self, z: Tensor) -> Stats:
-        fake = self.G(z)
-        if fake.shape[1:] != tuple(self.data.sample_shape):
-            raise ShapeError(
-                f"the generator produced samples of shape {tuple(fake.shape[1:])} but the data "
-                f"'{self.data.name}' has shape {tuple(self.data.sample_shape)}",
-                hint="make the generator output match the data, or pick a model for this data")
+        fake = self.pair.fake(z)
+        self.task.check_fake(fake)
         loss, terms, stats = self.generator_loss(z, fake)
         stats["grad/g_norm"] = self.step("G", loss, terms)
         stats["loss/g"] = float(loss.detach())
@@ -227,10 +260,6 @@ class GANMethod:
         self.counts.update(state.get("counts", {}))
         if self.replay is not None and "replay" in state:
             self.replay.load_state_dict(state["replay"])
-
-    def warmup(self) -> list[Stats]:
-        """Steps before training: ``schedule.d_warmup`` critic steps."""
-        return [self.d_step() for _ in range(self.cfg.schedule.d_warmup)]
 
 
 def _latent_dim(generator: nn.Module) -> int:

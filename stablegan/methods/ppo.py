@@ -26,7 +26,8 @@ from torch import Tensor, nn
 
 from stablegan.config import Config
 from stablegan.errors import ConfigError
-from stablegan.methods.gan import GANMethod, Stats
+from stablegan.methods.gan import GANMethod
+from stablegan.training.phases import Stats
 from stablegan.variational import (
     advantage,
     binary_accuracy,
@@ -65,9 +66,9 @@ class ClassifierRatio:
     def update(self) -> Stats:
         """One BCE step of C: reals labelled 1, fresh fakes labelled 0."""
         m = self.method
-        real = m.real_batch()
+        real = m.pair.real()
         with torch.no_grad():
-            fake = m.G(m.sample_z(real.shape[0]))
+            fake = m.pair.fake(m.pair.source(real.shape[0]))
         self.C.train()
         # one forward pass over reals and fakes together: with BatchNorm, separate passes would
         # let C tell them apart by batch statistics, which its eval-mode logits never see
@@ -80,7 +81,7 @@ class ClassifierRatio:
                 "classifier/accuracy": binary_accuracy(l_real.detach(), l_fake.detach())}
 
     def samples(self, z: Tensor) -> Tensor:
-        return self.method.G(z)
+        return self.method.pair.fake(z)
 
     def log_ratio(self, x: Tensor) -> Tensor:
         assert self.logit_old is not None, "begin_phase must run first"
@@ -125,9 +126,9 @@ class ExactRatio:
 class PPOGANMethod(GANMethod):
     """GANMethod whose generator minimises the clipped surrogate of Eq. 5."""
 
-    def __init__(self, cfg: Config, generator: nn.Module, discriminator: nn.Module, data: Any,
+    def __init__(self, cfg: Config, generator: nn.Module, discriminator: nn.Module, task: Any,
                  device: torch.device | str = "cpu", classifier: nn.Module | None = None) -> None:
-        super().__init__(cfg, generator, discriminator, data, device)
+        super().__init__(cfg, generator, discriminator, task, device)
         v = cfg.variational
         if v.classifier_lr_divide:  # the authors' code: G and C at lr / n_gen
             self.base_lr["G"] = cfg.optim.g_lr / cfg.schedule.n_gen
@@ -135,9 +136,7 @@ class PPOGANMethod(GANMethod):
         self.ratio: ClassifierRatio | ExactRatio
         if v.ratio == "classifier":
             if classifier is None:
-                from stablegan.models import build_classifier
-
-                classifier = build_classifier(cfg.model, tuple(data.sample_shape))
+                classifier = task.build_classifier(cfg.model)
             self.C = classifier.to(self.device)
             self.networks["C"] = self.C
             c_lr = cfg.optim.c_lr / (cfg.schedule.n_gen if v.classifier_lr_divide else 1)
@@ -147,6 +146,13 @@ class PPOGANMethod(GANMethod):
             self.ratio = ClassifierRatio(self, self.C)
         else:
             self.ratio = ExactRatio(self)
+
+    @classmethod
+    def updates_per_iteration(cls, cfg: Config) -> int:
+        """n_critic + n_gen, plus one classifier step per generator step with the classifier
+        ratio."""
+        per_g = 2 if cfg.variational.ratio == "classifier" else 1
+        return cfg.schedule.n_critic + cfg.schedule.n_gen * per_g
 
     def begin_generator_phase(self, z: Tensor | None) -> None:
         if z is None:
@@ -196,17 +202,27 @@ class PPOGANMethod(GANMethod):
         stats["loss/g_wgan"] = -scores.mean().item()
         return loss, {"clipped surrogate": loss, "log ratio": log_r}, stats
 
-    def warmup(self) -> list[Stats]:
-        out = super().warmup()
-        if isinstance(self.ratio, ClassifierRatio):
-            out += [self.ratio.update() for _ in range(self.cfg.variational.classifier_warmup)]
-        return out
+    def warmup_steps(self) -> int:
+        extra = (self.cfg.variational.classifier_warmup
+                 if isinstance(self.ratio, ClassifierRatio) else 0)
+        return super().warmup_steps() + extra
+
+    def warmup_step(self, index: int, diagnostics: bool = False) -> Stats:
+        """Critic warm-up steps first, then ``variational.classifier_warmup`` C steps."""
+        if index < self.cfg.schedule.d_warmup:
+            return super().warmup_step(index, diagnostics)
+        return self.ratio.update()
 
 
-def build_method(cfg: Config, generator: nn.Module, discriminator: nn.Module, data: Any,
+def method_class(cfg: Config) -> type[GANMethod]:
+    """The method class the config asks for: PPO-GAN when ratio clipping is on, else classic."""
+    return PPOGANMethod if cfg.variational.clip else GANMethod
+
+
+def build_method(cfg: Config, generator: nn.Module, discriminator: nn.Module, task: Any,
                  device: torch.device | str = "cpu",
                  classifier: nn.Module | None = None) -> GANMethod:
-    """The method class the config asks for: PPO-GAN when ratio clipping is on, else classic."""
-    if cfg.variational.clip:
-        return PPOGANMethod(cfg, generator, discriminator, data, device, classifier)
-    return GANMethod(cfg, generator, discriminator, data, device)
+    """An instance of :func:`method_class` over ``task``."""
+    if method_class(cfg) is PPOGANMethod:
+        return PPOGANMethod(cfg, generator, discriminator, task, device, classifier)
+    return GANMethod(cfg, generator, discriminator, task, device)

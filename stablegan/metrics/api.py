@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, overload
 
-import torch
 from torch import Tensor
 
 from stablegan.errors import ConfigError, DataError
@@ -24,7 +23,7 @@ from stablegan.metrics._checks import (
     check_positive_int,
     check_same_sample_shape,
 )
-from stablegan.metrics.coverage import class_coverage, labels_from_logits
+from stablegan.metrics.coverage import class_coverage
 from stablegan.metrics.features import Extractor, resolve_extractor
 from stablegan.metrics.frechet import (
     fid_from_features,
@@ -34,39 +33,23 @@ from stablegan.metrics.frechet import (
 )
 from stablegan.metrics.memorisation import memorisation
 from stablegan.metrics.prdc import prdc
+from stablegan.metrics.registry import (
+    Context,
+    Metric,
+    Side,
+    aliases,
+    expand,
+    get_metric,
+    groups,
+    metric_names,
+    register_alias,
+    register_metric,
+)
 from stablegan.metrics.swd import sliced_wasserstein
+from stablegan.metrics.toy import mode_metrics
 
-METRICS = ("fid", "kid", "is", "precision", "recall", "density", "coverage", "swd",
-           "class_coverage", "class_kl", "memorisation")
-ALIASES = {"prdc": ("precision", "recall", "density", "coverage"),
-           "class": ("class_coverage", "class_kl")}
 _PRDC = ("precision", "recall", "density", "coverage")
-# the key names (before "/<space>") each metric writes, its own name first
-OUTPUT_KEYS = {"kid": ("kid", "kid_std"), "is": ("is", "is_std"),
-               "class_coverage": ("class_coverage", "num_classes"),
-               "memorisation": ("memorisation", "nn_distance", "memorisation_threshold")}
-
 Results = dict[str, float | str]
-
-
-def _normalise_metrics(metrics: Sequence[str]) -> list[str]:
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    out: list[str] = []
-    for m in metrics:
-        name = str(m).strip().lower()
-        names = ALIASES.get(name, (name,))
-        for n in names:
-            if n not in METRICS:
-                close = difflib.get_close_matches(n, METRICS + tuple(ALIASES), n=1)
-                guess = f"did you mean '{close[0]}'? " if close else ""
-                raise ConfigError(f"unknown metric '{m}'",
-                                  hint=f"{guess}available: {', '.join(METRICS + tuple(ALIASES))}")
-            if n not in out:
-                out.append(n)
-    if not out:
-        raise ConfigError("no metrics requested", hint=f"pass some of: {', '.join(METRICS)}")
-    return out
 
 
 def _checked_features(extractor: Extractor, x: Tensor, name: str) -> tuple[Tensor, Tensor | None]:
@@ -83,82 +66,156 @@ def _checked_features(extractor: Extractor, x: Tensor, name: str) -> tuple[Tenso
     return feats, logits
 
 
-class _Side:
-    """Features, logits and (lazily) class labels of one sample set."""
+class _Side(Side):
+    """A sample set with its features and logits computed by ``extractor``."""
 
     def __init__(self, name: str, x: Tensor, extractor: Extractor,
                  labels_fn: Callable[[Tensor], Tensor] | None) -> None:
-        self.name, self.x, self.labels_fn = name, x, labels_fn
-        self.features, self.logits = _checked_features(extractor, x, name)
-        self._labels: Tensor | None = None
-
-    def labels(self) -> Tensor:
-        if self._labels is None:
-            if self.labels_fn is not None:
-                with torch.no_grad():
-                    self._labels = torch.as_tensor(self.labels_fn(self.x)).detach().cpu()
-            elif self.logits is not None:
-                self._labels = labels_from_logits(self.logits)
-        if self._labels is None:
-            raise ConfigError("class metrics need class predictions",
-                              hint="pass labels_fn=..., or use an extractor with logits "
-                                   "(classifier or inception)")
-        return self._labels
+        feats, logits = _checked_features(extractor, x, name)
+        super().__init__(name, x, feats, logits, labels_fn)
 
 
-def _compute(
-    metric: str, fake: _Side, real: _Side, ext: str, opts: dict[str, Any], notes: list[str]
-) -> dict[str, float]:
-    """Values of one metric group for ``fake`` against ``real``, keyed ``<metric>/<ext>``."""
+def _feature_metrics(metrics: Sequence[str]) -> list[str]:
+    """The requested metrics (aliases expanded) that :func:`evaluate` computes in one feature
+    space; ConfigError for any other name."""
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    wanted = expand(metrics)
+    for name in wanted:
+        if name not in METRICS:
+            close = difflib.get_close_matches(name, METRICS + tuple(ALIASES), n=1)
+            guess = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(f"unknown metric '{name}' for evaluate() (it is computed by a "
+                              "task, not in a feature space)" if name in metric_names()
+                              else f"unknown metric '{name}'",
+                              hint=f"{guess}available: {', '.join(METRICS + tuple(ALIASES))}")
+    if not wanted:
+        raise ConfigError("no metrics requested", hint=f"pass some of: {', '.join(METRICS)}")
+    return wanted
+
+
+# ------------------------------------------------------------------ the built-in metrics
+_WHY_COV = "a covariance needs at least 2 samples"
+
+
+def _fid(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
     f, r = fake.features, real.features
-    why_fid = "a covariance needs at least 2 samples"
-    if metric == "fid":
-        check_min_samples(len(f), 2, f"{fake.name} features", why_fid)
-        check_min_samples(len(r), 2, f"{real.name} features", why_fid)
-        for side in (fake, real):
-            note = rank_deficiency_note(len(side.features), f.shape[1])
-            if note and f"fid/{ext}: {note}" not in notes:
-                notes.append(f"fid/{ext}: {note}")
-        return {f"fid/{ext}": fid_from_features(f, r, warn=False)}
-    if metric == "kid":
-        size = opts["kid_subset_size"] or min(1000, len(f), len(r))
-        why = "KID draws subsets of kid_subset_size samples and needs >= 2 per subset"
-        check_min_samples(len(f), max(size, 2), f"{fake.name} features", why)
-        check_min_samples(len(r), max(size, 2), f"{real.name} features", why)
-        mean, std = kid_from_features(f, r, subsets=opts["kid_subsets"], subset_size=size,
-                                      seed=opts["seed"])
-        return {f"kid/{ext}": mean, f"kid_std/{ext}": std}
-    if metric == "is":
-        if fake.logits is None:
-            raise ConfigError(f"metric 'is' needs class logits but extractor '{ext}' gives none",
-                              hint="use extractor='classifier' or 'inception'")
-        splits = opts["is_splits"]
-        check_min_samples(len(fake.logits), splits, fake.name, f"IS averages over {splits} splits "
-                          "(is_splits) and each split needs at least one sample")
-        mean, std = inception_score_from_logits(fake.logits, splits, seed=opts["seed"])
-        return {f"is/{ext}": mean, f"is_std/{ext}": std}
-    if metric == "prdc":
-        vals = prdc(r, f, opts["k"])
-        return {f"{key}/{ext}": vals[key] for key in _PRDC if key in opts["wanted"]}
-    if metric == "swd":
-        return {f"swd/{ext}": sliced_wasserstein(f, r, opts["swd_projections"], seed=opts["seed"])}
-    if metric == "memorisation":
-        res = memorisation(f, r, threshold=opts["memorisation_threshold"],
-                           percentile=opts["memorisation_percentile"], seed=opts["seed"])
-        return {f"memorisation/{ext}": res.near_duplicate_fraction,
-                f"memorisation_threshold/{ext}": res.threshold,
-                f"nn_distance/{ext}": float(res.distances.mean())}
-    # class metrics
-    src = "labels" if fake.labels_fn is not None else ext
-    cov = class_coverage(fake.labels(), real.labels(), opts["num_classes"],
-                         min_count=opts["class_min_count"], eps=opts["class_eps"])
+    check_min_samples(len(f), 2, f"{fake.name} features", _WHY_COV)
+    check_min_samples(len(r), 2, f"{real.name} features", _WHY_COV)
+    for side in (fake, real):
+        note = rank_deficiency_note(len(side.features), f.shape[1])
+        if note and f"{ctx.key('fid')}: {note}" not in ctx.notes:
+            ctx.notes.append(f"{ctx.key('fid')}: {note}")
+    return {ctx.key("fid"): fid_from_features(f, r, warn=False)}
+
+
+def _kid(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
+    f, r, opts = fake.features, real.features, ctx.opts
+    size = opts["kid_subset_size"] or min(1000, len(f), len(r))
+    why = "KID draws subsets of kid_subset_size samples and needs >= 2 per subset"
+    check_min_samples(len(f), max(size, 2), f"{fake.name} features", why)
+    check_min_samples(len(r), max(size, 2), f"{real.name} features", why)
+    mean, std = kid_from_features(f, r, subsets=opts["kid_subsets"], subset_size=size,
+                                  seed=opts["seed"])
+    return {ctx.key("kid"): mean, ctx.key("kid_std"): std}
+
+
+def _is(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
+    if fake.logits is None:
+        raise ConfigError(f"metric 'is' needs class logits but extractor '{ctx.space}' gives "
+                          "none", hint="use extractor='classifier' or 'inception'")
+    splits = ctx.opts["is_splits"]
+    check_min_samples(len(fake.logits), splits, fake.name, f"IS averages over {splits} splits "
+                      "(is_splits) and each split needs at least one sample")
+    mean, std = inception_score_from_logits(fake.logits, splits, seed=ctx.opts["seed"])
+    return {ctx.key("is"): mean, ctx.key("is_std"): std}
+
+
+def _prdc(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
+    vals = prdc(real.features, fake.features, ctx.opts["k"])
+    wanted = ctx.opts.get("wanted", _PRDC)
+    return {ctx.key(key): vals[key] for key in _PRDC if key in wanted}
+
+
+def _swd(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
+    return {ctx.key("swd"): sliced_wasserstein(fake.features, real.features,
+                                               ctx.opts["swd_projections"],
+                                               seed=ctx.opts["seed"])}
+
+
+def _memorisation(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
+    o = ctx.opts
+    res = memorisation(fake.features, real.features, threshold=o["memorisation_threshold"],
+                       percentile=o["memorisation_percentile"], seed=o["seed"])
+    return {ctx.key("memorisation"): res.near_duplicate_fraction,
+            ctx.key("memorisation_threshold"): res.threshold,
+            ctx.key("nn_distance"): float(res.distances.mean())}
+
+
+def _classes(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
+    o = ctx.opts
+    src = "labels" if fake.labels_fn is not None else ctx.space
+    cov = class_coverage(fake.labels(), real.labels(), o["num_classes"],
+                         min_count=o["class_min_count"], eps=o["class_eps"])
+    wanted = o.get("wanted", _CLASS)
     out = {}
-    if "class_coverage" in opts["wanted"]:
+    if "class_coverage" in wanted:
         out[f"class_coverage/{src}"] = cov["covered"]
         out[f"num_classes/{src}"] = cov["num_classes"]
-    if "class_kl" in opts["wanted"]:
+    if "class_kl" in wanted:
         out[f"class_kl/{src}"] = cov["kl"]
     return out
+
+
+def _modes(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
+    data = ctx.task.data
+    if data.modes is None or data.mode_std is None:
+        raise ConfigError(f"eval.metrics asks for 'modes' but data '{data.name}' has no known "
+                          "modes", hint="'modes' is for toy mixtures (ring, grid)")
+    return mode_metrics(fake.x.reshape(len(fake.x), -1), data.modes, data.mode_std)
+
+
+def _k_plus_one(opts: dict[str, Any]) -> int:
+    return int(opts.get("k", 5)) + 1
+
+
+def _is_min(opts: dict[str, Any]) -> int:
+    return int(opts.get("is_splits", 10))
+
+
+_CLASS = ("class_coverage", "class_kl")
+_WHY_PRDC = "with eval.k={k} every sample needs {k} other samples for its k-th nearest neighbour"
+register_metric(Metric("fid", _fid, min_samples=2, why=_WHY_COV,
+                       description="Frechet distance of Gaussian fits (Heusel et al. 2017)"))
+register_metric(Metric("kid", _kid, keys=("kid", "kid_std"), min_samples=2,
+                       why="the unbiased MMD estimate needs 2 samples per set",
+                       description="kernel inception distance (Binkowski et al. 2018)"))
+register_metric(Metric("is", _is, needs="logits", keys=("is", "is_std"), min_samples=_is_min,
+                       why="IS averages over {is_splits} splits of the generated samples",
+                       description="inception score (Salimans et al. 2016)"))
+for _name in _PRDC:
+    register_metric(Metric(_name, _prdc, keys=(_name,), min_samples=_k_plus_one, why=_WHY_PRDC,
+                           group="prdc", description="Naeem et al. 2020 / Kynkaanniemi 2019"))
+register_metric(Metric("swd", _swd, description="sliced Wasserstein distance"))
+for _name, _keys in (("class_coverage", ("class_coverage", "num_classes")),
+                     ("class_kl", ("class_kl",))):
+    register_metric(Metric(_name, _classes, needs="classes", keys=_keys, group="class",
+                           description="classes covered / KL to the data's class histogram"))
+register_metric(Metric("memorisation", _memorisation,
+                       keys=("memorisation", "nn_distance", "memorisation_threshold"),
+                       min_samples=2, why="the near-duplicate radius needs 2 training samples",
+                       description="share of near-duplicates of training items"))
+register_metric(Metric("modes", _modes, needs="modes", keys=("modes", "hq_fraction",
+                                                             "reverse_kl"),
+                       description="PacGAN/VEEGAN mode protocol for toy mixtures"))
+register_alias("prdc", _PRDC)
+register_alias("class", _CLASS)
+
+#: the metrics :func:`evaluate` computes in one feature space (everything but task-level ones)
+METRICS = tuple(n for n in metric_names() if get_metric(n).needs in ("features", "logits",
+                                                                     "classes"))
+ALIASES = aliases()
+OUTPUT_KEYS = {n: get_metric(n).output_keys for n in metric_names()}
 
 
 @overload
@@ -218,7 +275,7 @@ def evaluate(
     ``features`` and each metric group (``fid``, ``kid``, ``is``, ``prdc``, ``swd``, ``class``,
     ``memorisation``; ``floor/<group>`` for the floors).
     """
-    wanted = _normalise_metrics(metrics)
+    wanted = _feature_metrics(metrics)
     k = check_positive_int(k, "k")
     opts: dict[str, Any] = {
         "wanted": wanted, "k": k, "seed": seed,
@@ -252,23 +309,17 @@ def evaluate(
     sides = {name: _Side(name, x, ext, labels_fn) for name, x in sets.items()}
     timing["features"] = time.perf_counter() - t0
 
-    groups: list[str] = []
-    for m in wanted:
-        g = "prdc" if m in _PRDC else "class" if m.startswith("class_") else m
-        if g not in groups:
-            groups.append(g)
-
     results: Results = {"extractor": ext.name}
-    notes: list[str] = []
+    ctx = Context(ext.name, opts)
     pairs = [("", sides["fake"])]
     if "real_holdout" in sides:
         pairs.append(("floor/", sides["real_holdout"]))
     for prefix, candidate in pairs:
-        for g in groups:
+        for metric, _members in groups(wanted):
             t0 = time.perf_counter()
-            values = _compute(g, candidate, sides["real"], ext.name, opts, notes)
-            timing[prefix + g] = time.perf_counter() - t0
+            values = metric.compute(candidate, sides["real"], ctx)
+            timing[prefix + (metric.group or metric.name)] = time.perf_counter() - t0
             results.update({prefix + key: v for key, v in values.items()})
-    if notes:
-        results["notes"] = "; ".join(notes)
+    if ctx.notes:
+        results["notes"] = "; ".join(ctx.notes)
     return (results, timing) if return_timing else results

@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from stablegan.config import Config, ConfigError, parse_set, read_yaml, resolve
+from stablegan.config import Config, ConfigError, parse_set, read_yaml
+from stablegan.configure import resolve
 
 DEFAULT_RECIPE = "ring"
 

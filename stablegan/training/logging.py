@@ -18,8 +18,9 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _row_step(line: str) -> int | None:
-    """The integer ``step`` of one JSON-lines row, or None for a torn or foreign line."""
+def _row_position(line: str) -> tuple[str | None, int] | None:
+    """``(phase, step)`` of one JSON-lines row (phase None for rows of the adversarial phase,
+    which carry no ``phase`` key), or None for a torn or foreign line."""
     try:
         row = json.loads(line)
     except json.JSONDecodeError:
@@ -29,18 +30,25 @@ def _row_step(line: str) -> int | None:
     step = row.get("step", 0)
     if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step):
         return None
-    return int(step)
+    phase = row.get("phase")
+    return (phase if isinstance(phase, str) else None), int(step)
 
 
-def truncate_jsonl(path: Path, last_step: int) -> None:
-    """Drop lines with ``step > last_step`` (and torn or malformed lines) so a resumed run
-    appends exactly where its checkpoint stands. The file is replaced atomically."""
+def truncate_jsonl(path: Path, last_step: int, phases: dict[str, int] | None = None) -> None:
+    """Drop lines after the position a checkpoint stands at (and torn or malformed lines) so a
+    resumed run appends exactly there: adversarial rows with ``step > last_step``, and rows of
+    another phase P with ``step > phases[P]`` (all of them when P is not in ``phases``). The file
+    is replaced atomically."""
     if not path.is_file():
         return
     keep = []
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        step = _row_step(line)
-        if step is not None and step <= last_step:
+        pos = _row_position(line)
+        if pos is None:
+            continue
+        phase, step = pos
+        limit = last_step if phase is None else (phases or {}).get(phase, -1)
+        if step <= limit:
             keep.append(line)
     try:
         atomic_write_text(path, "".join(k + "\n" for k in keep))
@@ -65,10 +73,10 @@ class JsonlWriter:
         except OSError as err:
             raise run_dir_error("the log", self.path, err) from err
 
-    def truncate(self, last_step: int) -> None:
+    def truncate(self, last_step: int, phases: dict[str, int] | None = None) -> None:
         """Drop the rows after ``last_step`` (a rollback) and go on appending."""
         self.close()
-        truncate_jsonl(self.path, last_step)
+        truncate_jsonl(self.path, last_step, phases)
         self.__init__(self.path)  # type: ignore[misc]
 
     def close(self) -> None:

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Same seed, same numbers: short runs at a base commit and at the working tree, compared.
+#
+#   bash benchmarks/same_numbers.sh [BASE_REV]     (default BASE_REV: 8dd1e5f, before the
+#                                                   Task/Phase redesign)
+# Runs ring (nsgan, wgan-gp, ppo-gan), grid (ppo-gan-reweight) and digits (wgan-gp) with the
+# same seeds and budgets under both trees (one torch thread each), then compares every row of
+# metrics.jsonl (all keys the base wrote, except the wall-clock time/sec) and eval.json.
+# Prints one line per run and exits 1 on any difference. OUT (default /tmp/same_numbers) holds
+# the runs.
+set -euo pipefail
+BASE=${1:-8dd1e5f}
+OUT=${OUT:-/tmp/same_numbers}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+NEW=${NEW:-$ROOT}  # the tree to compare with the base (default: this working tree)
+rm -rf "$OUT"; mkdir -p "$OUT"
+git -C "$ROOT" worktree add -q --detach "$OUT/base-tree" "$BASE"
+trap 'git -C "$ROOT" worktree remove --force "$OUT/base-tree"' EXIT
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+COMMON="--set log.progress=false --set log.tensorboard=false"
+RUNS=(
+  "ring-nsgan|--recipe ring --set method=nsgan --steps 300 --set eval.every=100 --set eval.n_samples=500"
+  "ring-wgan-gp|--recipe ring --set method=wgan-gp --steps 150 --set eval.n_samples=500"
+  "ring-ppo-gan|--recipe ring --set method=ppo-gan --steps 80 --set eval.n_samples=500"
+  "grid-ppo-gan-reweight|--recipe grid --set method=ppo-gan-reweight --steps 100 --set eval.n_samples=500"
+  "digits-wgan-gp|--recipe digits --set method=wgan-gp --steps 40 --set eval.n_samples=300"
+)
+for tree in base new; do
+  src=$NEW; [ $tree = base ] && src="$OUT/base-tree"
+  mkdir -p "$OUT/$tree"
+  for spec in "${RUNS[@]}"; do
+    name=${spec%%|*}; args=${spec#*|}
+    # shellcheck disable=SC2086
+    (cd "$src" && STABLEGAN_CACHE_DIR="$OUT/cache-$tree" PYTHONPATH="$src" python -m stablegan train $args $COMMON \
+        --out "$OUT/$tree/$name" > "$OUT/$tree/$name.log" 2>&1) || {
+      echo "$tree $name failed:"; tail -5 "$OUT/$tree/$name.log"; exit 1; }
+  done
+done
+python - "$OUT" "${RUNS[@]}" <<'PY'
+import json, sys
+from pathlib import Path
+out = Path(sys.argv[1]); bad = 0
+def rows(p): return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+for spec in sys.argv[2:]:
+    name = spec.split("|")[0]
+    b, n = out / "base" / name, out / "new" / name
+    rb, rn = rows(b / "metrics.jsonl"), rows(n / "metrics.jsonl")
+    diffs, added = [], set()
+    if len(rb) != len(rn):
+        diffs.append(f"{len(rb)} vs {len(rn)} rows")
+    for x, y in zip(rb, rn):
+        added |= set(y) - set(x)
+        for k in x:
+            if k != "time/sec" and x[k] != y.get(k, "<missing>"):
+                diffs.append(f"step {x.get('step')} {k}: {x[k]!r} vs {y.get(k, '<missing>')!r}")
+    eb, en = json.loads((b / "eval.json").read_text()), json.loads((n / "eval.json").read_text())
+    for e, d in ((eb, b), (en, n)):  # file paths name the run directory: compare them within it
+        if "classifier" in e:
+            e["classifier"] = str(Path(e["classifier"]).relative_to(d))
+    for k in sorted(set(eb) | set(en)):
+        if eb.get(k, "<missing>") != en.get(k, "<missing>"):
+            diffs.append(f"eval.json {k}: {eb.get(k, '<missing>')!r} vs {en.get(k, '<missing>')!r}")
+    for f in ("evals.jsonl",):
+        if (b / f).exists() and rows(b / f) != rows(n / f):
+            diffs.append(f"{f} differs")
+    keys = len(rb[0]) if rb else 0
+    status = "identical" if not diffs else f"DIFFERENT ({len(diffs)}): " + "; ".join(diffs[:5])
+    extra = f"; keys added: {sorted(added)}" if added else ""
+    print(f"{name}: {len(rb)} rows x {keys} keys, eval.json {len(eb)} keys: {status}{extra}")
+    bad += bool(diffs)
+sys.exit(1 if bad else 0)
+PY

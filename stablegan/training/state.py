@@ -1,0 +1,263 @@
+"""Training state: the trainer's checkpointable state (a mixin), RNG state, finiteness checks,
+safe module loading, detached copies."""
+
+from __future__ import annotations
+
+import copy
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from stablegan import __version__
+from stablegan.config import diff
+from stablegan.errors import CheckpointError, ConfigError, StableganError
+from stablegan.training.checkpoint import load_latest, save_checkpoint
+from stablegan.training.logging import truncate_jsonl
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]),
+                  int(np_state[3]), float(np_state[4])],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state((n[0], n[1].numpy().astype(np.uint32), n[2], n[3], n[4]))
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def first_nonfinite(module: nn.Module) -> str | None:
+    """Name of the first non-finite parameter or buffer, or None.
+
+    Runs every iteration, so the common all-finite case is one fused reduction (one device
+    sync); names are looked up only when something is wrong.
+    """
+    named = [(n, t) for n, t in list(module.named_parameters()) + list(module.named_buffers())
+             if t.is_floating_point()]
+    if not named:
+        return None
+    with torch.no_grad():
+        ok = torch.stack([torch.isfinite(t).all() for _, t in named])
+    if bool(ok.all()):
+        return None
+    return next(n for (n, _), good in zip(named, ok.tolist()) if not good)
+
+
+def nonfinite_entry(obj: Any, prefix: str = "") -> str | None:
+    """Path of the first non-finite floating tensor in a nested state (optimiser moments)."""
+    if isinstance(obj, Tensor):
+        if obj.is_floating_point() and not torch.isfinite(obj).all():
+            return prefix or "<tensor>"
+        return None
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    else:
+        return None
+    for k, v in items:
+        bad = nonfinite_entry(v, f"{prefix}.{k}" if prefix else str(k))
+        if bad:
+            return bad
+    return None
+
+
+def load_module(net: nn.Module, state: dict[str, Tensor], name: str) -> None:
+    """``net.load_state_dict(state)`` with a CheckpointError listing every mismatch."""
+    own = net.state_dict()
+    problems = []
+    for k in sorted(set(own) | set(state)):
+        if k not in state:
+            problems.append(f"{k}: missing in checkpoint")
+        elif k not in own:
+            problems.append(f"{k}: unexpected in checkpoint")
+        elif tuple(own[k].shape) != tuple(state[k].shape):
+            problems.append(f"{k}: checkpoint {tuple(state[k].shape)} vs model "
+                            f"{tuple(own[k].shape)}")
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; ... {len(problems) - 5} more"
+                                          if len(problems) > 5 else "")
+        raise CheckpointError(f"checkpoint does not fit network {name}: {shown}",
+                              hint="the checkpoint comes from another architecture or config")
+    net.load_state_dict(state)
+
+
+def detached_copy(state: Any) -> Any:
+    if isinstance(state, Tensor):
+        return state.detach().clone()
+    if isinstance(state, dict):
+        return {k: detached_copy(v) for k, v in state.items()}
+    if isinstance(state, list):
+        return [detached_copy(v) for v in state]
+    if isinstance(state, tuple):
+        return tuple(detached_copy(v) for v in state)
+    return copy.copy(state)
+
+
+def check_device(name: str) -> torch.device:
+    """``torch.device(name)``, or ConfigError when that device does not exist here."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"config key 'device' names no device: '{name}'",
+                          hint="use cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index is not None and device.index >= count):
+            raise ConfigError(f"config key 'device' is '{name}' but this machine has "
+                              f"{count} usable CUDA device(s)", hint="--set device=cpu")
+    return device
+
+
+# config keys that may change between a checkpoint and its resume without --force
+RESUME_IGNORED_KEYS = ("steps", "description", "log.progress", "log.tensorboard")
+
+
+class TrainerState:
+    """What a checkpoint holds and how it is saved, restored and resumed (a Trainer mixin)."""
+
+    cfg: Any
+    method: Any
+    data: Any
+    ema: Any
+    out_dir: Path | None
+    step: int
+    phase_steps: dict[str, int]
+    lr_scale: float
+    rollbacks: int
+    best: dict[str, Any]
+    loss_var: dict[str, Any]
+    device: Any
+    _writer: Any
+    _last_good: dict[str, Any] | None
+
+    def state_dict(self) -> dict[str, Any]:
+        m = self.method
+        return {
+            "version": 2, "code_version": __version__,
+            "sample_shape": list(self.data.sample_shape),
+            "step": self.step, "phase_steps": dict(self.phase_steps),
+            "phase": self._current_phase_name(),
+            "lr_scale": self.lr_scale, "rollbacks": self.rollbacks,
+            "config": self.cfg.to_dict(),
+            "networks": {k: n.state_dict() for k, n in m.networks.items()},
+            "optimizers": {k: o.state_dict() for k, o in m.optimizers.items()},
+            "ema": self.ema.state_dict() if self.ema else None,
+            "method": m.extra_state(),
+            "data": self.data.state_dict(),
+            "rng": rng_state(),
+            "best": dict(self.best),
+            "loss_var": {k: v.state() for k, v in self.loss_var.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`; a malformed state raises CheckpointError."""
+        try:
+            self._load_state(state)
+        except StableganError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as err:
+            what = f"missing entry {err}" if isinstance(err, KeyError) else f"{err}"
+            raise CheckpointError(
+                f"the checkpoint does not hold a usable training state ({type(err).__name__}: "
+                f"{what})".splitlines()[0],
+                hint="it comes from another version or configuration, or is damaged; "
+                "restart without --resume") from None
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        saved = state.get("sample_shape")
+        if saved is not None and tuple(saved) != tuple(self.data.sample_shape):
+            raise CheckpointError(
+                f"the run was trained on data of shape {tuple(saved)}, but the data "
+                f"'{self.data.name}' now has shape {tuple(self.data.sample_shape)}",
+                hint="point data.path (and data.image_size/channels) at the data the run was "
+                "trained on")
+        m = self.method
+        missing = set(m.networks) - set(state["networks"])
+        if missing:
+            raise CheckpointError(f"checkpoint has no state for network(s) {sorted(missing)}")
+        for k, net in m.networks.items():
+            load_module(net, state["networks"][k], k)
+        for k, opt in m.optimizers.items():
+            opt.load_state_dict(state["optimizers"][k])
+        if self.ema and state.get("ema") is not None:
+            load_module(self.ema.shadow, state["ema"], "G (EMA)")
+        m.load_extra_state(state.get("method", {}))
+        self.data.load_state_dict(state["data"])
+        set_rng_state(state["rng"])
+        self.step = int(state["step"])
+        # version-1 checkpoints: a warm-up, if any, was complete before any checkpoint
+        self.phase_steps = {str(k): int(v) for k, v in state.get(
+            "phase_steps", {"warmup": m.warmup_steps()}).items()}
+        self.lr_scale = float(state["lr_scale"])
+        self.rollbacks = int(state["rollbacks"])
+        self.best = dict(state.get("best", self.best))
+        self.loss_var = {}
+        for k, v in state.get("loss_var", {}).items():
+            self._variance(k).load(v)
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.out_dir / "checkpoints" / "last.pt" if self.out_dir else None
+
+    def save(self, name: str = "last.pt") -> Path | None:
+        """Write a checkpoint, refusing to save a non-finite state over a good one
+        (raises NonFiniteError and leaves the file on disk and the last good state alone)."""
+        bad = self._nonfinite_state()
+        if bad is not None:
+            raise bad
+        state = self.state_dict()
+        self._last_good = detached_copy(state)
+        if self.out_dir is None:
+            return None
+        return save_checkpoint(state, self.out_dir / "checkpoints" / name)
+
+    def resume(self, force: bool = False) -> list[str]:
+        """Load ``out_dir/checkpoints/last.pt`` (falling back to ``.prev``); returns warnings."""
+        if self.checkpoint_path is None:
+            raise ConfigError("resume needs a run directory", hint="pass --out DIR")
+        state, _, warnings = load_latest(self.checkpoint_path, map_location=self.device)
+        changes = diff(state.get("config") or {}, self.cfg.to_dict())
+        changes = [c for c in changes if c.split(":", 1)[0] not in RESUME_IGNORED_KEYS]
+        if state.get("code_version") != __version__:
+            changes.append(f"stablegan version: {state.get('code_version')} -> {__version__}")
+        if changes and not force:
+            raise CheckpointError(
+                "refusing to resume: the config differs from the checkpoint's:\n  "
+                + "\n  ".join(changes),
+                hint="resume with the same config, or pass --force to resume anyway")
+        self.load_state_dict(state)
+        self._last_good = detached_copy(state)
+        self._truncate_logs()
+        return warnings
+
+    def _truncate_logs(self) -> None:
+        """Drop log rows past the position of the current state (resume, rollback)."""
+        if self.out_dir is None:
+            return
+        for name in ("metrics.jsonl", "evals.jsonl"):
+            if name == "metrics.jsonl" and self._writer is not None:
+                self._writer.truncate(self.step, self.phase_steps)
+            else:
+                truncate_jsonl(self.out_dir / name, self.step, self.phase_steps)
+
