@@ -1,0 +1,352 @@
+"""Tests of stablegan.models.text: exact likelihoods (explicit loops, exhaustive enumeration),
+sampling distribution, the Gumbel-softmax relaxation, the relational memory's distinct MLP layers,
+the RelGAN discriminator's contract and the temperature schedules. Tiny sizes (V <= 50, T <= 7)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy.stats import chisquare
+from torch import Tensor
+
+from stablegan.errors import ConfigError, ShapeError
+from stablegan.models.text import (
+    EOS_ID,
+    TEMPERATURE_KINDS,
+    LSTMGenerator,
+    RelationalMemoryGenerator,
+    RelGANDiscriminator,
+    TextGenerator,
+    build_text_models,
+    gumbel_noise,
+    temperature,
+)
+
+V, T = 50, 7
+
+
+def tiny_rmc(vocab: int = V, max_len: int = T, mem_slots: int = 1) -> RelationalMemoryGenerator:
+    return RelationalMemoryGenerator(vocab, max_len, embed_dim=6, mem_slots=mem_slots,
+                                     num_heads=2, head_size=4)
+
+
+def tiny_lstm(vocab: int = V, max_len: int = T, std: float | None = None) -> LSTMGenerator:
+    if std is None:
+        return LSTMGenerator(vocab, max_len, embed_dim=5, hidden_dim=6)
+    return LSTMGenerator(vocab, max_len, embed_dim=5, hidden_dim=6, init="normal", init_std=std)
+
+
+def tiny_d(vocab: int = V, max_len: int = T) -> RelGANDiscriminator:
+    return RelGANDiscriminator(vocab, max_len, embed_dim=8, num_rep=4, filter_sizes=(2, 3),
+                               num_filters=(5, 6))
+
+
+def z(n: int) -> Tensor:
+    return torch.empty(n, 0)
+
+
+def manual_lstm_log_probs(g: LSTMGenerator, tokens: Tensor) -> Tensor:
+    """log p(x_t | x_<t) from the raw weights, one sentence and one step at a time."""
+    out = torch.zeros(tokens.shape, dtype=torch.float64)
+    w_ih, w_hh, b = g.w_ih.double(), g.w_hh.double(), g.bias.double()
+    w_o, b_o = g.out.weight.double(), g.out.bias.double()
+    emb = g.embedding.weight.double()
+    for r in range(tokens.shape[0]):
+        h = torch.zeros(g.hidden_dim, dtype=torch.float64)
+        c = torch.zeros_like(h)
+        x = g.start.double()
+        for t in range(tokens.shape[1]):
+            a = w_ih @ x + w_hh @ h + b
+            i, f, cand, o = a.chunk(4)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(cand)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            logits = w_o @ h + b_o
+            tok = int(tokens[r, t])
+            out[r, t] = logits[tok] - torch.logsumexp(logits, 0)
+            x = emb[tok]
+    return out
+
+
+def step_loop_log_probs(g: TextGenerator, tokens: Tensor) -> Tensor:
+    """log p(x_t | x_<t) through the public ``initial_state``/``step``, one sentence at a time."""
+    rows = []
+    for r in range(tokens.shape[0]):
+        state = g.initial_state(1)
+        x = g.start.unsqueeze(0)
+        lps = []
+        for t in range(tokens.shape[1]):
+            logits, state = g.step(x, state)
+            tok = tokens[r, t].view(1)
+            lps.append(F.log_softmax(logits, -1)[0, tok])
+            x = g.embedding(tok)
+        rows.append(torch.cat(lps))
+    return torch.stack(rows)
+
+
+@torch.no_grad()
+def test_lstm_log_prob_equals_explicit_loop() -> None:
+    torch.manual_seed(0)
+    g = tiny_lstm(std=0.8)
+    tokens = torch.randint(0, V, (6, T))
+    ref = manual_lstm_log_probs(g, tokens)
+    assert torch.allclose(g.token_log_probs(tokens).double(), ref, atol=1e-5)
+    assert torch.allclose(g.log_prob(tokens).double(), ref.sum(1), atol=1e-4)
+    assert torch.allclose(g.nll(tokens).double(), -ref.mean(1), atol=1e-5)
+    logits = g.teacher_forced_logits(tokens)
+    assert logits.shape == (6, T, V)
+
+
+@torch.no_grad()
+def test_rmc_log_prob_equals_step_loop() -> None:
+    torch.manual_seed(1)
+    g = tiny_rmc(mem_slots=2)
+    tokens = torch.randint(0, V, (4, T))
+    ref = step_loop_log_probs(g, tokens)
+    assert torch.allclose(g.token_log_probs(tokens), ref, atol=1e-5)
+    assert torch.allclose(g.log_prob(tokens), ref.sum(1), atol=1e-4)
+
+
+@pytest.mark.parametrize("make", [lambda: tiny_lstm(3, 3, std=1.5), lambda: tiny_rmc(3, 3)])
+@torch.no_grad()
+def test_exp_log_prob_sums_to_one_over_all_sequences(make) -> None:
+    torch.manual_seed(2)
+    g = make().double()
+    every = torch.tensor(list(itertools.product(range(3), repeat=3)))  # all 27 sentences
+    p = g.log_prob(every).exp()
+    assert float(p.sum()) == pytest.approx(1.0, abs=1e-10)
+    assert float(p.max()) > 2 / 27  # not the uniform distribution: the test is not trivial
+
+
+@pytest.mark.parametrize("make", [lambda: tiny_lstm(3, 2, std=1.5), lambda: tiny_rmc(3, 2)])
+@torch.no_grad()
+def test_sample_and_forward_follow_exp_log_prob(make) -> None:
+    torch.manual_seed(3)
+    g = make()
+    every = torch.tensor(list(itertools.product(range(3), repeat=2)))  # 9 sentences
+    p = g.log_prob(every).double().exp()
+    n = 20_000
+    expected = (p / p.sum() * n).numpy()
+
+    def counts(tokens: Tensor) -> list[int]:
+        idx = tokens[:, 0] * 3 + tokens[:, 1]
+        return torch.bincount(idx, minlength=9).tolist()
+
+    sampled = g.sample(n, torch.Generator().manual_seed(10))
+    assert sampled.dtype == torch.int64 and sampled.shape == (n, 2)
+    assert chisquare(counts(sampled), expected).pvalue > 1e-3
+    forward_tokens = g(z(n), generator=torch.Generator().manual_seed(11)).argmax(-1)
+    assert chisquare(counts(forward_tokens), expected).pvalue > 1e-3
+    # the same noise gives the same tokens: sample() is the hard part of forward()
+    same = g(z(500), generator=torch.Generator().manual_seed(12)).argmax(-1)
+    assert torch.equal(same, g.sample(500, torch.Generator().manual_seed(12)))
+
+
+@pytest.mark.parametrize("make", [tiny_lstm, tiny_rmc])
+def test_forward_is_differentiable_through_soft_one_hots(make) -> None:
+    torch.manual_seed(4)
+    g = make()
+    o = g(z(8))
+    assert o.shape == (8, T, V) and o.requires_grad
+    assert torch.allclose(o.sum(-1), torch.ones(8, T), atol=1e-5)
+    (o * torch.randn_like(o)).sum().backward()
+    for name, p in g.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+    assert g.out.weight.grad.abs().sum() > 0
+    assert g.embedding.weight.grad.abs().sum() > 0  # hard tokens feed later steps
+    assert g.start.grad.abs().sum() > 0
+
+
+@torch.no_grad()
+def test_beta_controls_how_close_outputs_are_to_one_hot() -> None:
+    torch.manual_seed(5)
+    g = tiny_rmc()
+    g.beta = 1.0
+    soft, hard = g.relaxed_sample(64)
+    assert soft.max(-1).values.mean() < 0.9
+    g.beta = 1e4
+    soft, hard = g.relaxed_sample(64)
+    assert soft.max(-1).values.min() > 0.999
+    assert torch.equal(soft.argmax(-1), hard)
+    assert torch.allclose(soft, F.one_hot(hard, V).float(), atol=1e-3)
+
+
+def test_generator_contract_and_bad_latents() -> None:
+    g = tiny_lstm()
+    assert g.latent_dim == 0 and g.sample_shape == (T,) and g.output_shape == (T, V)
+    assert g.beta == 1.0
+    with pytest.raises(ShapeError):
+        g(torch.randn(4, 2))
+    with pytest.raises(ShapeError):
+        g.log_prob(torch.zeros(2, T + 1, dtype=torch.long))
+    with pytest.raises(ShapeError):
+        g.log_prob(torch.full((2, T), V))
+    with pytest.raises(ShapeError):
+        g.log_prob(torch.zeros(2, T))  # float ids
+    with pytest.raises(ConfigError):
+        LSTMGenerator(V, T, init="xavier")
+    with pytest.raises(ConfigError):
+        LSTMGenerator(0, T)
+
+
+def test_normal_init_draws_every_parameter() -> None:
+    g = LSTMGenerator(V, T, embed_dim=16, hidden_dim=16, init="normal", init_std=2.0)
+    flat = torch.cat([p.detach().flatten() for p in g.parameters()])
+    assert flat.std().item() == pytest.approx(2.0, rel=0.05)
+    for name, p in g.named_parameters():  # biases too
+        assert p.detach().std() > 1.0, name
+    a, b = (tiny_lstm() for _ in range(2))
+    a.init_normal_(1.0, torch.Generator().manual_seed(7))
+    b.init_normal_(1.0, torch.Generator().manual_seed(7))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+@torch.no_grad()
+def test_nll_counts_positions_up_to_first_eos() -> None:
+    torch.manual_seed(6)
+    g = tiny_lstm()
+    tokens = torch.tensor([[5, 6, EOS_ID, 0, 0, 0, 0],
+                           [5, EOS_ID, 7, EOS_ID, 9, 0, 0],
+                           [5, 6, 7, 8, 9, 10, 11]])  # no EOS: every position
+    lp = g.token_log_probs(tokens)
+    expect = torch.stack([-lp[0, :3].mean(), -lp[1, :2].mean(), -lp[2].mean()])
+    assert torch.allclose(g.nll(tokens, pad_id=0), expect, atol=1e-6)
+    assert torch.allclose(g.nll(tokens), -lp.mean(1), atol=1e-6)
+    with pytest.raises(ConfigError):
+        g.nll(tokens, pad_id=EOS_ID)
+
+
+def test_relational_memory_has_two_distinct_mlp_layers() -> None:
+    g = tiny_rmc()
+    core = g.memory
+    assert core.mlp1 is not core.mlp2
+    assert core.mlp1.weight is not core.mlp2.weight
+    assert core.mlp1.weight.data_ptr() != core.mlp2.weight.data_ptr()
+    ids = {id(p) for p in g.parameters()}
+    assert id(core.mlp1.weight) in ids and id(core.mlp2.weight) in ids
+    # named_parameters deduplicates shared tensors: both layers must be listed
+    names = dict(g.named_parameters())
+    assert "memory.mlp1.weight" in names and "memory.mlp2.weight" in names
+    g(z(3)).sum().backward()
+    assert not torch.equal(core.mlp1.weight.grad, core.mlp2.weight.grad)
+
+
+def test_relational_memory_shapes_and_initial_memory() -> None:
+    g = tiny_rmc(mem_slots=3)
+    assert g.hidden_dim == 3 * 2 * 4 and g.out.in_features == 24
+    mem = g.initial_state(2)[0]
+    assert mem.shape == (2, 3, 8)
+    assert torch.equal(mem[0, :, :3], torch.eye(3)) and not mem[0, :, 3:].any()
+    logits, (new,) = g.step(torch.randn(2, 6), (mem,))
+    assert logits.shape == (2, V) and new.shape == (2, 3, 8)
+    assert g(z(2)).shape == (2, T, V)
+    default = RelationalMemoryGenerator(V, T)  # RelGAN sizes: 1 slot, 2 heads of 256
+    assert default.hidden_dim == 512
+
+
+def test_discriminator_shapes_and_inputs() -> None:
+    torch.manual_seed(8)
+    d = tiny_d().eval()
+    tokens = torch.randint(0, V, (5, T))
+    exact = F.one_hot(tokens, V).float()
+    scores, feats = d.forward_features(exact)
+    assert scores.shape == (5, 4) and feats.shape == (5, 4, 11)
+    soft = tiny_rmc()(z(5))
+    out = d(soft)
+    assert out.shape == (5, 4)
+    out.sum().backward()  # the generator is trained through D's scores
+    x = exact.clone().requires_grad_(True)
+    d(x).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert torch.equal(d(exact), d(exact))  # eval: dropout off
+    for bad in (tokens, exact[:, :-1], F.one_hot(tokens, V + 1).float(), exact[0],
+                F.one_hot(tokens, V)):
+        with pytest.raises(ShapeError):
+            d(bad)
+
+
+def test_discriminator_sizes_and_impossible_configs() -> None:
+    d = RelGANDiscriminator(V, T, filter_sizes=(2, 3), num_filters=(3, 3))  # embed 64, 64 reps
+    assert d(torch.rand(2, T, V)).shape == (2, 64)
+    assert d.convs[0].kernel_size == (2, 1) and d.convs[0].stride == (1, 1)
+    with pytest.raises(ConfigError):
+        RelGANDiscriminator(V, T, embed_dim=10, num_rep=4)
+    with pytest.raises(ConfigError):
+        RelGANDiscriminator(V, 3, embed_dim=8, num_rep=4)  # filter 5 > 3 tokens
+    with pytest.raises(ConfigError):
+        RelGANDiscriminator(V, T, filter_sizes=(2, 3), num_filters=(3,))
+    with pytest.raises(ConfigError):
+        RelGANDiscriminator(V, T, dropout=1.0)
+
+
+def test_build_text_models() -> None:
+    g, d = build_text_models(V, T, "relgan", g_embed_dim=6, g_head_size=4, d_embed_dim=8,
+                             d_num_rep=4, d_filter_sizes=(2,), d_num_filters=(3,))
+    assert isinstance(g, RelationalMemoryGenerator) and g.memory.head_size == 4
+    assert d(g(z(2))).shape == (2, 4)
+    g, d = build_text_models(V, T, "lstm", g_hidden_dim=7, d_embed_dim=8, d_num_rep=2,
+                             d_filter_sizes=(2,), d_num_filters=(3,))
+    assert isinstance(g, LSTMGenerator) and g.hidden_dim == 7
+    with pytest.raises(ConfigError):
+        build_text_models(V, T, "gpt")
+    with pytest.raises(ConfigError):
+        build_text_models(V, T, "lstm", g_head_size=4)  # an RMC size for the LSTM
+    with pytest.raises(ConfigError):
+        build_text_models(V, T, "relgan", embed_dim=4)  # no g_/d_ prefix
+
+
+def test_gumbel_noise_moments() -> None:
+    g = gumbel_noise((200_000,), torch.Generator().manual_seed(0))
+    assert torch.isfinite(g).all()
+    assert g.mean().item() == pytest.approx(0.5772, abs=0.01)  # Euler-Mascheroni
+    assert g.var().item() == pytest.approx(math.pi**2 / 6, abs=0.03)
+    eps = 1e-10
+    for u in (0.0, 1 - 2**-24):  # the extremes of float32 U[0, 1)
+        val = -math.log(-math.log(u + eps) + eps)
+        assert math.isfinite(val)
+
+
+CLOSED = {
+    "const": lambda i, n, b: b,
+    "exp": lambda i, n, b: b ** (i / n),
+    "lin": lambda i, n, b: 1 + i / (n - 1) * (b - 1),
+    "log": lambda i, n, b: 1 + (b - 1) / math.log(n) * math.log(i + 1),
+    "sigmoid": lambda i, n, b: (b - 1) / (1 + math.exp((n / 2 - i) * 20 / n)) + 1,
+    "quad": lambda i, n, b: (b - 1) / (n - 1) ** 2 * i**2 + 1,
+    "sqrt": lambda i, n, b: (b - 1) / math.sqrt(n - 1) * math.sqrt(i) + 1,
+}
+
+
+@pytest.mark.parametrize("kind", TEMPERATURE_KINDS)
+def test_temperature_schedules(kind: str) -> None:
+    n, b = 200, 100.0
+    values = [temperature(i, n, b, kind) for i in range(n + 1)]
+    for i in (0, 1, 17, 100, 150, n - 1):  # RelGAN's steps 0..N-1: the closed forms exactly
+        assert values[i] == pytest.approx(CLOSED[kind](i, n, b), rel=1e-12)
+    assert all(v2 >= v1 for v1, v2 in zip(values, values[1:]))
+    assert max(values) <= b + 1e-9
+    if kind in ("exp", "lin", "log", "quad", "sqrt"):
+        assert values[0] == 1.0
+    if kind in ("lin", "log", "quad", "sqrt"):
+        assert values[n - 1] == pytest.approx(b) and values[n] == pytest.approx(b)
+    if kind == "exp":
+        assert values[n] == pytest.approx(b)
+    if kind == "sigmoid":
+        assert values[0] == pytest.approx(1.0, abs=1e-2) and values[n // 2] == pytest.approx(
+            (1 + b) / 2)
+    if kind == "const":
+        assert set(values) == {b}
+    assert temperature(10 * n, n, b, kind) == values[n]  # clamped past the end
+    assert temperature(5, 1, b, kind) <= b  # a one-step schedule is defined
+
+
+def test_temperature_errors() -> None:
+    with pytest.raises(ConfigError):
+        temperature(0, 10, 100.0, "cosine")
+    with pytest.raises(ConfigError):
+        temperature(0, 0, 100.0)
+    with pytest.raises(ConfigError):
+        temperature(0, 10, 0.0)
