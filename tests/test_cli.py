@@ -165,9 +165,11 @@ def _assert_user_error(rc: int, err: str, *fragments: str) -> None:
         (["--steps", "0"], ["steps"]),
         (["--set", "data.name=tensor", "--set", "data.path=/nonexistent/x.pt"],
          ["/nonexistent/x.pt"]),
+        (["--recipe", "ring", "--set", "data.path=/x"],
+         ["data 'ring' reads no files, so data.path=/x has no effect", "hint: only data"]),
     ],
     ids=["unknown-key", "bad-value", "bad-bool", "unknown-recipe", "unknown-method",
-         "image-folder-without-path", "zero-steps", "missing-tensor-file"],
+         "image-folder-without-path", "zero-steps", "missing-tensor-file", "path-for-ring"],
 )
 def test_bad_train_inputs_exit_2_without_traceback(tmp_path, capsys, argv, fragments):
     out = tmp_path / "never"

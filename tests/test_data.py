@@ -213,6 +213,17 @@ def test_unknown_name_did_you_mean() -> None:
     assert "ring" in (info.value.hint or "")
 
 
+@pytest.mark.parametrize("name", ["ring", "grid", "digits"])
+def test_path_for_data_that_reads_no_files_is_refused(name: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        build_data(DataConfig(name=name, path="/x", batch_size=16), 0)
+    assert info.value.message == f"data '{name}' reads no files, so data.path=/x has no effect"
+    hint = info.value.hint or ""
+    assert all(n in hint for n in ("mnist", "cifar10", "image-folder", "tensor"))
+    assert "data.path=null" in hint
+    assert build_data(DataConfig(name=name, batch_size=16), 0).name == name  # without: fine
+
+
 # ---------------------------------------------------------------------------------------------
 # digits
 # ---------------------------------------------------------------------------------------------
