@@ -161,7 +161,7 @@ def find_mnist(root: Path) -> Path | None:
 
 def mnist_not_found(root: Path) -> DataError:
     """DataError listing MNIST's accepted layouts under ``root`` and what is there."""
-    images, labels = MNIST_FILES
+    images, labels = list(MNIST_FILES)
     return layout_error(
         "MNIST training files",
         f"{root / 'MNIST' / 'raw' / images} and {labels} (each plain or .gz) in "
