@@ -85,13 +85,14 @@ def describe_folder(folder: Path, limit: int = 8) -> str:
     return f"{folder} holds {', '.join(names)}{more}"
 
 
-def layout_error(dataset: str, expected: str, candidates: list[Path], hint: str) -> DataError:
+def layout_error(dataset: str, expected: str, candidates: list[Path], hint: str,
+                 download_to: Path) -> DataError:
     """DataError for data found in none of its accepted layouts: what was expected where, what
     the deepest existing candidate folder holds, and (in ``hint``) how to provide the files."""
     shown = next((c for c in candidates if c.is_dir()), candidates[-1])
     return DataError(f"{dataset} not found: expected {expected}; found: {describe_folder(shown)}",
-                     hint=f"{hint}, or run with --set data.download=true (needs internet) to "
-                          "put the files there")
+                     hint=f"{hint}; or run with --set data.download=true (needs internet) to "
+                          f"download them into {download_to}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,11 +165,12 @@ def mnist_not_found(root: Path) -> DataError:
     images, labels = list(MNIST_FILES)
     return layout_error(
         "MNIST training files",
-        f"{root / 'MNIST' / 'raw' / images} and {labels} (each plain or .gz) in "
-        f"{root / 'MNIST' / 'raw'}, {root / 'raw'} or {root} itself",
+        f"{images} and {labels} (each plain or .gz) in {root}, {root / 'raw'} or "
+        f"{root / 'MNIST' / 'raw'}",
         _mnist_candidates(root),
-        "point data.path at the folder that holds MNIST/ (or at MNIST/, MNIST/raw or any folder "
-        f"of the two idx files), or put the files in {root / 'MNIST' / 'raw'}",
+        "point data.path at the folder of the two idx files (MNIST/raw), at MNIST/ or at the "
+        f"folder holding MNIST/; or put the files in {root}",
+        root / "MNIST" / "raw",
     )
 
 
@@ -346,11 +348,12 @@ def cifar_not_found(root: Path) -> DataError:
     base = root / CIFAR_DIR
     return layout_error(
         "CIFAR-10 training batches",
-        f"{base / CIFAR_BATCHES[0]} .. {CIFAR_BATCHES[-1]}, the same batches in {root} itself, "
-        f"or the archive {CIFAR_ARCHIVE} (as data.path or in {root})",
+        f"{CIFAR_BATCHES[0]} .. {CIFAR_BATCHES[-1]} in {root} or {base}, or the archive "
+        f"{CIFAR_ARCHIVE} as data.path or in {root}",
         [base, root],
-        f"point data.path at the folder that holds {CIFAR_DIR}/ (or at {CIFAR_DIR}/ itself, or "
-        f"at {CIFAR_ARCHIVE}), or put the files in {base}",
+        f"point data.path at {CIFAR_DIR}/, at the folder holding it or at {CIFAR_ARCHIVE}; or put "
+        f"the files in {root}",
+        root,
     )
 
 
