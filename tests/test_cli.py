@@ -166,15 +166,39 @@ def _assert_user_error(rc: int, err: str, *fragments: str) -> None:
         (["--steps", "0"], ["steps"]),
         (["--set", "data.name=tensor", "--set", "data.path=/nonexistent/x.pt"],
          ["/nonexistent/x.pt"]),
+        (["--recipe", "ring", "--set", "data.path=/x"],
+         ["data 'ring' reads no files, so data.path=/x has no effect", "hint: only data"]),
     ],
     ids=["unknown-key", "bad-value", "bad-bool", "unknown-recipe", "unknown-method",
-         "image-folder-without-path", "zero-steps", "missing-tensor-file"],
+         "image-folder-without-path", "zero-steps", "missing-tensor-file", "path-for-ring"],
 )
 def test_bad_train_inputs_exit_2_without_traceback(tmp_path, capsys, argv, fragments):
     out = tmp_path / "never"
     rc = main(["train", "--out", str(out), "--quiet", *argv])
     _assert_user_error(rc, capsys.readouterr().err, *fragments)
     assert not out.exists()  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ("method: nsgan\ndata: {name: ring, batch_size: 16\nsteps: 5\n",
+         ["is not valid YAML: line 3, column 6: ", "line 3 reads 'steps: 5'",
+          "hint: unbalanced braces or brackets: the '{' at line 2, column 7 is not closed"]),
+        ("data:\n\tname: ring\n",
+         ["is not valid YAML: line 2, column 1: ", "hint: YAML indents with spaces only"]),
+    ],
+    ids=["unclosed-brace", "tab"],
+)
+def test_corrupt_config_file_exits_2_with_line_column_and_hint(tmp_path, capsys, text,
+                                                               fragments):
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    out = tmp_path / "never"
+    rc = main(["train", "--config", str(config), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    _assert_user_error(rc, err, f"error: config file '{config}'", *fragments)
+    assert not out.exists()
 
 
 def test_resume_without_checkpoint_exits_2(tmp_path, capsys):

@@ -301,6 +301,50 @@ def test_read_yaml_errors_are_clear(tmp_path, text, fragment):
     assert fragment in info.value.message
 
 
+CORRUPT_YAML = {  # text: (where, the line shown, a fragment of the hint)
+    "unclosed-brace": ("method: nsgan\ndata: {name: ring, batch_size: 16\nsteps: 5\n",
+                       "line 3, column 6", "line 3 reads 'steps: 5'",
+                       "the '{' at line 2, column 7 is not closed"),
+    "unclosed-bracket-at-end": ("optim:\n  betas: [0.5, 0.9\n", "line 3, column 1",
+                                "line 2 reads '  betas: [0.5, 0.9'",
+                                "the '[' at line 2, column 10 is not closed"),
+    "tab": ("data:\n  name: ring\n\tbatch_size: 16\n", "line 3, column 1",
+            "line 3 reads '\\tbatch_size: 16'", "replace the tab with spaces"),
+    "no-space-after-colon": ("data:\n  name:ring\n  batch_size: 16\n", "line 3, column 13",
+                             "line 3 reads '  batch_size: 16'", "a space after the colon"),
+    "unclosed-quote": ("description: 'my run\nsteps: 5\n", "line 3, column 1",
+                       "line 1 reads \"description: 'my run\"",
+                       "the quote at line 1, column 14 is never closed"),
+    "stray-brace": ("data: {name: ring}}\n", "line 1, column 19",
+                    "line 1 reads 'data: {name: ring}}'", "closing '}' or ']'"),
+}
+
+
+@pytest.mark.parametrize("case", list(CORRUPT_YAML))
+def test_corrupt_yaml_names_line_column_text_and_a_hint(tmp_path, case):
+    text, where, shown, hint = CORRUPT_YAML[case]
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        read_yaml(path)
+    message = info.value.message
+    assert message.startswith(f"config file '{path}' is not valid YAML: {where}: "), message
+    assert shown in message and "\n" not in message
+    assert hint in (info.value.hint or ""), info.value.hint
+
+
+def test_yaml_that_is_not_a_mapping_or_not_text_gets_a_hint(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("steps:5\n")  # a plain string, not steps = 5
+    with pytest.raises(ConfigError, match="must hold a mapping of keys, not str") as info:
+        read_yaml(path)
+    assert "space after the colon" in (info.value.hint or "")
+    path.write_bytes(b"description: caf\xe9\n")  # latin-1
+    with pytest.raises(ConfigError, match="is not UTF-8 text") as info:
+        read_yaml(path)
+    assert "UTF-8" in (info.value.hint or "")
+
+
 def test_empty_yaml_file_is_an_empty_mapping(tmp_path):
     path = tmp_path / "empty.yaml"
     path.write_text("")

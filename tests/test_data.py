@@ -9,7 +9,9 @@ import io
 import os
 import pickle
 import struct
+import sys
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -213,6 +215,17 @@ def test_unknown_name_did_you_mean() -> None:
     assert "ring" in (info.value.hint or "")
 
 
+@pytest.mark.parametrize("name", ["ring", "grid", "digits"])
+def test_path_for_data_that_reads_no_files_is_refused(name: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        build_data(DataConfig(name=name, path="/x", batch_size=16), 0)
+    assert info.value.message == f"data '{name}' reads no files, so data.path=/x has no effect"
+    hint = info.value.hint or ""
+    assert all(n in hint for n in ("mnist", "cifar10", "image-folder", "tensor"))
+    assert "data.path=null" in hint
+    assert build_data(DataConfig(name=name, batch_size=16), 0).name == name  # without: fine
+
+
 # ---------------------------------------------------------------------------------------------
 # digits
 # ---------------------------------------------------------------------------------------------
@@ -293,8 +306,8 @@ def test_mnist_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     no_torchvision(monkeypatch)
     with pytest.raises(DataError) as info:
         build_data(DataConfig(name="mnist", path=str(tmp_path)), 0)
-    expected = tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte"
-    assert str(expected) in info.value.message
+    assert "train-images-idx3-ubyte" in info.value.message
+    assert str(tmp_path / "MNIST" / "raw") in info.value.message
     assert "data.download=true" in (info.value.hint or "") and "put the file" in info.value.hint
 
 
@@ -342,6 +355,89 @@ def test_mnist_torchvision(tmp_path: Path) -> None:
     d = build_data(DataConfig(name="mnist", path=str(tmp_path), batch_size=4,
                               holdout_fraction=0.0), 0)
     check_mnist(d, 12)
+
+
+def mnist_cfg(path: Path, **kw: object) -> DataConfig:
+    """An MNIST config over ``path`` with a tiny batch and no holdout."""
+    return DataConfig(name="mnist", path=str(path), batch_size=4, holdout_fraction=0.0,
+                      **kw)  # type: ignore[arg-type]
+
+
+def fake_torchvision(
+    monkeypatch: pytest.MonkeyPatch, fetch: Callable[[Path], object] | None = None
+) -> list[str]:
+    """Pretend torchvision is installed. Its dataset classes fail as torchvision does when its
+    own layout (``root/MNIST/raw``, all files unpacked) is not there, unless asked to download and
+    ``fetch`` is given: then ``fetch(root)`` plays the download. Returns the roots it was given."""
+    calls: list[str] = []
+
+    def dataset(root: str, train: bool, download: bool) -> None:
+        calls.append(root)
+        if not download or fetch is None:
+            raise RuntimeError("Dataset not found. You can use download=True to download it")
+        fetch(Path(root))
+
+    stub = type(sys)("torchvision")
+    stub.datasets = type(sys)("torchvision.datasets")  # type: ignore[attr-defined]
+    stub.datasets.MNIST = stub.datasets.CIFAR10 = dataset  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "torchvision", stub)
+    monkeypatch.setattr(vision, "has_torchvision", lambda: True)
+    return calls
+
+
+MNIST_LAYOUTS = {  # data.path relative to the folder write_mnist wrote MNIST/raw under
+    "MNIST": "MNIST",
+    "MNIST/raw": "MNIST/raw",
+    "folder-of-files": "my-mnist",  # the idx files directly in a folder of any name
+}
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gz"])
+@pytest.mark.parametrize("layout", list(MNIST_LAYOUTS))
+def test_mnist_layouts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str,
+                       gz: bool) -> None:
+    calls = fake_torchvision(monkeypatch)  # reading never goes through torchvision's layout
+    write_mnist(tmp_path, gz)
+    if layout == "folder-of-files":
+        (tmp_path / "MNIST" / "raw").rename(tmp_path / "my-mnist")
+    check_mnist(build_data(mnist_cfg(tmp_path / MNIST_LAYOUTS[layout]), 0), 12)
+    check_mnist(build_data(mnist_cfg(tmp_path / MNIST_LAYOUTS[layout], download=True), 0), 12)
+    assert calls == []  # found: nothing to download
+
+
+def test_mnist_not_found_lists_the_layouts_and_what_is_there(tmp_path: Path) -> None:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    images, _ = mnist_arrays()
+    (raw / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images)))
+    with pytest.raises(DataError) as info:
+        build_data(mnist_cfg(tmp_path), 0)
+    msg = info.value.message
+    assert msg == ("MNIST training files not found: expected train-images-idx3-ubyte and "
+                   "train-labels-idx1-ubyte (each plain or .gz) in "
+                   f"{tmp_path}, {tmp_path / 'raw'} or {raw}; "
+                   f"found: {raw} holds train-images-idx3-ubyte.gz")
+    hint = info.value.hint or ""
+    assert "MNIST/raw" in hint and f"put the files in {tmp_path};" in hint
+    assert hint.endswith(f"--set data.download=true (needs internet) to download them into {raw}")
+    for path, found in ((tmp_path / "empty", "is empty"), (tmp_path / "nope", "does not exist")):
+        if found == "is empty":
+            path.mkdir()
+        with pytest.raises(DataError) as info:
+            build_data(mnist_cfg(path), 0)
+        assert info.value.message.endswith(f"found: {path} {found}")
+
+
+def test_mnist_download_through_torchvision_then_read(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = fake_torchvision(monkeypatch, fetch=lambda root: write_mnist(root, gz=False))
+    check_mnist(build_data(mnist_cfg(tmp_path, download=True), 0), 12)
+    assert calls == [str(tmp_path)]
+    fake_torchvision(monkeypatch)  # a download that fails
+    with pytest.raises(DataError) as info:
+        build_data(mnist_cfg(tmp_path / "other", download=True), 0)
+    assert info.value.message.startswith(
+        f"torchvision could not download MNIST into {tmp_path / 'other'}: Dataset not found")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,7 +525,8 @@ def test_cifar_wrong_structure_and_missing(tmp_path: Path, monkeypatch: pytest.M
     no_torchvision(monkeypatch)
     with pytest.raises(DataError) as info:
         build_data(DataConfig(name="cifar10", path=str(tmp_path)), 0)
-    assert str(tmp_path / "cifar-10-batches-py" / "data_batch_1") in info.value.message
+    assert "data_batch_1" in info.value.message
+    assert str(tmp_path / "cifar-10-batches-py") in info.value.message
     assert "data.download=true" in (info.value.hint or "")
     write_cifar(tmp_path)
     (tmp_path / "cifar-10-batches-py" / "data_batch_2").write_bytes(pickle.dumps([1, 2, 3]))
@@ -463,6 +560,69 @@ def test_cifar_torchvision(tmp_path: Path) -> None:
     d = build_data(DataConfig(name="cifar10", path=str(tmp_path), batch_size=4,
                               holdout_fraction=0.0), 0)
     check_cifar(d)
+
+
+def cifar_cfg(path: Path, **kw: object) -> DataConfig:
+    """A CIFAR-10 config over ``path`` with a tiny batch and no holdout."""
+    return DataConfig(name="cifar10", path=str(path), batch_size=4, holdout_fraction=0.0,
+                      **kw)  # type: ignore[arg-type]
+
+
+def cifar_archive(src: Path, archive: Path, skip: str | None = None) -> Path:
+    """A tar.gz like cifar-10-python.tar.gz of the batches write_cifar wrote under ``src``."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for f in sorted((src / "cifar-10-batches-py").iterdir()):
+            if f.name != skip:
+                tar.add(f, arcname=f"cifar-10-batches-py/{f.name}")
+    return archive
+
+
+@pytest.mark.parametrize("layout", ["folder-itself", "archive", "archive-in-root"])
+def test_cifar_layouts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str) -> None:
+    calls = fake_torchvision(monkeypatch)  # reading never goes through torchvision's layout
+    write_cifar(tmp_path / "src")
+    archive = tmp_path / "dl" / "cifar-10-python.tar.gz"
+    path = {"folder-itself": tmp_path / "src" / "cifar-10-batches-py", "archive": archive,
+            "archive-in-root": archive.parent}[layout]
+    if layout != "folder-itself":
+        cifar_archive(tmp_path / "src", archive)
+    check_cifar(build_data(cifar_cfg(path), 0))
+    check_cifar(build_data(cifar_cfg(path, download=True), 0))
+    assert calls == []
+    if layout != "folder-itself":  # read in memory: nothing extracted next to the archive
+        assert [p.name for p in archive.parent.iterdir()] == [archive.name]
+
+
+def test_cifar_not_found_lists_the_layouts_and_what_is_there(tmp_path: Path) -> None:
+    write_cifar(tmp_path)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_5").unlink()
+    with pytest.raises(DataError) as info:
+        build_data(cifar_cfg(tmp_path), 0)
+    msg = info.value.message
+    base = tmp_path / "cifar-10-batches-py"
+    assert msg.startswith("CIFAR-10 training batches not found: expected data_batch_1 .. "
+                          f"data_batch_5 in {tmp_path} or {base}, or the archive "
+                          f"cifar-10-python.tar.gz as data.path or in {tmp_path}; "), msg
+    assert msg.endswith(f"found: {base} holds data_batch_1, data_batch_2, data_batch_3, "
+                        "data_batch_4")
+    assert "cifar-10-python.tar.gz" in (info.value.hint or "")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError) as info:
+        build_data(cifar_cfg(tmp_path / "empty"), 0)
+    assert info.value.message.endswith(f"found: {tmp_path / 'empty'} is empty")
+
+
+def test_cifar_bad_archive(tmp_path: Path) -> None:
+    write_cifar(tmp_path / "src")
+    short = cifar_archive(tmp_path / "src", tmp_path / "short.tar.gz", skip="data_batch_4")
+    with pytest.raises(DataError, match="does not contain cifar-10-batches-py/data_batch_4"):
+        build_data(cifar_cfg(short), 0)
+    junk = tmp_path / "junk.tar.gz"
+    junk.write_bytes(b"not an archive")
+    with pytest.raises(DataError, match="cannot read the CIFAR-10 archive") as info:
+        build_data(cifar_cfg(junk), 0)
+    assert "cifar-10-batches-py/" in (info.value.hint or "")
 
 
 # ---------------------------------------------------------------------------------------------

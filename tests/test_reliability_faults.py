@@ -622,6 +622,8 @@ def test_training_writes_only_inside_the_run_directory(tmp_path, monkeypatch):
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
+    torch.save(torch.randn(256, 2, generator=torch.Generator().manual_seed(0)),
+               tmp_path / "points.pt")  # data read from outside the working directory
     writes = []
     real_open = builtins.open
 
@@ -634,7 +636,8 @@ def test_training_writes_only_inside_the_run_directory(tmp_path, monkeypatch):
     monkeypatch.setattr(io, "open", spy)
     out = cwd / "run"
     assert main(["train", "--recipe", "ring", "--steps", "10", *TINY, "--out", str(out),
-                 "--set", "data.path=../../escape", "--set", "description=../../escape",
+                 "--set", "data.name=tensor", "--set", "data.path=../points.pt",
+                 "--set", "description=../../escape",
                  "--set", "eval.every=5", "--set", "eval.best_metric=swd"]) == 0
     monkeypatch.undo()
     assert writes

@@ -26,21 +26,29 @@ SOURCES: dict[str, Callable[[DataConfig, int], DataSource]] = {
     "image-folder": image_folder,
     "tensor": tensor_source,
 }
+# the data names whose factory reads data.path; build_data refuses data.path for the others
+READS_PATH = frozenset({"mnist", "cifar10", "image-folder", "tensor"})
 
-__all__ = ["SOURCES", "DataSource", "FiniteSource", "GaussianMixture", "build_data"]
+__all__ = ["READS_PATH", "SOURCES", "DataSource", "FiniteSource", "GaussianMixture", "build_data"]
 
 
 def build_data(cfg: DataConfig, seed: int) -> DataSource:
     """The data source named ``cfg.name``; its sampler is seeded with ``seed``.
 
-    Raises ConfigError for an unknown name and DataError when a finite data set has fewer
-    training items than ``cfg.batch_size``.
+    Raises ConfigError for an unknown name or a ``data.path`` given to data that reads no files,
+    and DataError when a finite data set has fewer training items than ``cfg.batch_size``.
     """
     factory = SOURCES.get(cfg.name)
     if factory is None:
         close = difflib.get_close_matches(cfg.name, list(SOURCES), n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(SOURCES)}"
         raise ConfigError(f"unknown data '{cfg.name}' (config key 'data.name')", hint=hint)
+    if cfg.path is not None and cfg.name not in READS_PATH:
+        raise ConfigError(
+            f"data '{cfg.name}' reads no files, so data.path={cfg.path} has no effect",
+            hint=f"only data {', '.join(n for n in SOURCES if n in READS_PATH)} read data.path; "
+                 "remove it (--set data.path=null where a recipe sets it)",
+        )
     source = factory(cfg, seed)
     if source.size is not None and source.size < cfg.batch_size:
         raise too_small_error(source.name, source.size, cfg.batch_size)

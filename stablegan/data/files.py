@@ -1,5 +1,6 @@
-"""Low-level readers used when torchvision is absent: MNIST idx files, CIFAR-10 python batches
-through a restricted unpickler, and a urllib downloader with md5 verification."""
+"""Low-level readers: MNIST idx files and CIFAR-10 python batches (through a restricted
+unpickler) in each of their usual on-disk layouts, and a urllib downloader with md5 verification
+(used when torchvision is absent)."""
 
 from __future__ import annotations
 
@@ -67,13 +68,31 @@ def download(urls: list[str], dest: Path, md5: str, timeout: float = 60.0) -> Pa
     )
 
 
-def missing_file_error(dataset: str, expected: Path) -> DataError:
-    """DataError naming the file that is expected where, and the two ways to provide it."""
-    return DataError(
-        f"{dataset} file not found: expected {expected}",
-        hint="run with --set data.download=true (needs internet), or put the file there "
-        "(data.path sets the root folder)",
-    )
+def describe_folder(folder: Path, limit: int = 8) -> str:
+    """What ``folder`` holds (its first ``limit`` names), for a not-found message."""
+    if not folder.exists():
+        return f"{folder} does not exist"
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder"
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as err:
+        return f"{folder} cannot be listed ({err.strerror or err})"
+    if not entries:
+        return f"{folder} is empty"
+    names = [p.name + ("/" if p.is_dir() else "") for p in entries[:limit]]
+    more = f" and {len(entries) - limit} more" if len(entries) > limit else ""
+    return f"{folder} holds {', '.join(names)}{more}"
+
+
+def layout_error(dataset: str, expected: str, candidates: list[Path], hint: str,
+                 download_to: Path) -> DataError:
+    """DataError for data found in none of its accepted layouts: what was expected where, what
+    the deepest existing candidate folder holds, and (in ``hint``) how to provide the files."""
+    shown = next((c for c in candidates if c.is_dir()), candidates[-1])
+    return DataError(f"{dataset} not found: expected {expected}; found: {describe_folder(shown)}",
+                     hint=f"{hint}; or run with --set data.download=true (needs internet) to "
+                          f"download them into {download_to}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,17 +146,46 @@ def _locate(raw: Path, stem: str) -> Path | None:
     return None
 
 
+def _mnist_candidates(root: Path) -> list[Path]:
+    """Where the idx files may be: ``root/MNIST/raw`` (torchvision's layout), ``root/raw``
+    (root is the MNIST folder) and ``root`` itself (the raw folder or any folder of the files)."""
+    return [root / "MNIST" / "raw", root / "raw", root]
+
+
+def find_mnist(root: Path) -> Path | None:
+    """The first candidate folder holding both training idx files (each plain or .gz)."""
+    for folder in _mnist_candidates(root):
+        if all(_locate(folder, stem) is not None for stem in MNIST_FILES):
+            return folder
+    return None
+
+
+def mnist_not_found(root: Path) -> DataError:
+    """DataError listing MNIST's accepted layouts under ``root`` and what is there."""
+    images, labels = list(MNIST_FILES)
+    return layout_error(
+        "MNIST training files",
+        f"{images} and {labels} (each plain or .gz) in {root}, {root / 'raw'} or "
+        f"{root / 'MNIST' / 'raw'}",
+        _mnist_candidates(root),
+        "point data.path at the folder of the two idx files (MNIST/raw), at MNIST/ or at the "
+        f"folder holding MNIST/; or put the files in {root}",
+        root / "MNIST" / "raw",
+    )
+
+
 def read_mnist_raw(root: Path, download_ok: bool) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST training images (N, 28, 28) uint8 and labels (N,) from ``root/MNIST/raw``."""
-    raw = root / "MNIST" / "raw"
-    found: dict[str, Path] = {}
-    for stem, md5 in MNIST_FILES.items():
-        path = _locate(raw, stem)
-        if path is None:
-            if not download_ok:
-                raise missing_file_error("MNIST", raw / stem)
-            path = download([m + stem + ".gz" for m in MNIST_MIRRORS], raw / f"{stem}.gz", md5)
-        found[stem] = path
+    """MNIST training images (N, 28, 28) uint8 and labels (N,) from the idx files under ``root``
+    in any layout of :func:`find_mnist`; downloaded to ``root/MNIST/raw`` when allowed."""
+    raw = find_mnist(root)
+    if raw is None:
+        if not download_ok:
+            raise mnist_not_found(root)
+        raw = root / "MNIST" / "raw"
+        for stem, md5 in MNIST_FILES.items():
+            if _locate(raw, stem) is None:
+                download([m + stem + ".gz" for m in MNIST_MIRRORS], raw / f"{stem}.gz", md5)
+    found = {stem: _locate(raw, stem) or raw / stem for stem in MNIST_FILES}
     images = read_idx(found["train-images-idx3-ubyte"])
     labels = read_idx(found["train-labels-idx1-ubyte"])
     if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
@@ -155,6 +203,7 @@ def read_mnist_raw(root: Path, download_ok: bool) -> tuple[np.ndarray, np.ndarra
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR_DIR = "cifar-10-batches-py"
+CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
 CIFAR_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 
 
@@ -217,10 +266,11 @@ def _get(d: dict[Any, Any], key: str) -> Any:
     return d.get(key.encode(), d.get(key))
 
 
-def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """One CIFAR-10 python batch: images (N, 3, 32, 32) uint8 and labels (N,) int64."""
+def read_cifar_batch(path: Path, blob: bytes | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One CIFAR-10 python batch: images (N, 3, 32, 32) uint8 and labels (N,) int64, from the
+    file ``path`` or from ``blob`` (its bytes read from an archive; ``path`` names it)."""
     try:
-        obj = safe_unpickle(path.read_bytes())
+        obj = safe_unpickle(path.read_bytes() if blob is None else blob)
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
             KeyError, struct.error, OverflowError, OSError) as err:
         raise DataError(
@@ -257,20 +307,74 @@ def _extract_cifar(archive: Path, root: Path) -> None:
                         hint="delete the archive and download again") from None
 
 
-def read_cifar_raw(root: Path, download_ok: bool) -> tuple[np.ndarray, np.ndarray]:
-    """CIFAR-10 training images (50000, 3, 32, 32) uint8 and labels from ``root``."""
-    base = root / CIFAR_DIR
-    missing = [base / b for b in CIFAR_BATCHES if not (base / b).is_file()]
+def _cifar_archive_batches(archive: Path) -> dict[str, bytes]:
+    """The bytes of each training batch in the CIFAR-10 tar.gz (read in memory, not extracted)."""
+    wanted = {f"{CIFAR_DIR}/{b}": b for b in CIFAR_BATCHES}
+    blobs: dict[str, bytes] = {}
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                name = wanted.get(member.name.removeprefix("./"))
+                f = tar.extractfile(member) if name and member.isfile() else None
+                if f is not None:
+                    blobs[name] = f.read()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
+        raise DataError(f"cannot read the CIFAR-10 archive {archive}: {err}",
+                        hint=f"data.path may name {CIFAR_ARCHIVE}, the folder {CIFAR_DIR}/ or "
+                             "the folder holding it; a corrupt archive: delete it and download "
+                             "again") from None
+    missing = [b for b in CIFAR_BATCHES if b not in blobs]
     if missing:
+        raise DataError(f"{archive} does not contain {CIFAR_DIR}/{missing[0]}",
+                        hint="the archive is incomplete or not cifar-10-python.tar.gz; delete it "
+                             "and download again")
+    return blobs
+
+
+def find_cifar(root: Path) -> Path | None:
+    """Where CIFAR-10's training batches are: the folder ``root/cifar-10-batches-py`` or ``root``
+    itself holding data_batch_1..5, or the archive (``root`` itself, or in ``root``)."""
+    if root.is_file():
+        return root
+    for folder in (root / CIFAR_DIR, root):
+        if all((folder / b).is_file() for b in CIFAR_BATCHES):
+            return folder
+    archive = root / CIFAR_ARCHIVE
+    return archive if archive.is_file() else None
+
+
+def cifar_not_found(root: Path) -> DataError:
+    """DataError listing CIFAR-10's accepted layouts under ``root`` and what is there."""
+    base = root / CIFAR_DIR
+    return layout_error(
+        "CIFAR-10 training batches",
+        f"{CIFAR_BATCHES[0]} .. {CIFAR_BATCHES[-1]} in {root} or {base}, or the archive "
+        f"{CIFAR_ARCHIVE} as data.path or in {root}",
+        [base, root],
+        f"point data.path at {CIFAR_DIR}/, at the folder holding it or at {CIFAR_ARCHIVE}; or put "
+        f"the files in {root}",
+        root,
+    )
+
+
+def read_cifar_raw(root: Path, download_ok: bool) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-10 training images (50000, 3, 32, 32) uint8 and labels from ``root`` in any layout
+    of :func:`find_cifar`; downloaded and extracted into ``root`` when allowed."""
+    where = find_cifar(root)
+    if where is None:
         if not download_ok:
-            raise missing_file_error("CIFAR-10", missing[0])
-        archive = root / Path(CIFAR_URL).name
-        if not archive.is_file() or md5sum(archive) != CIFAR_MD5:
-            download([CIFAR_URL], archive, CIFAR_MD5)
+            raise cifar_not_found(root)
+        archive = root / CIFAR_ARCHIVE
+        download([CIFAR_URL], archive, CIFAR_MD5)
         _extract_cifar(archive, root)
-        still = [base / b for b in CIFAR_BATCHES if not (base / b).is_file()]
+        where = root / CIFAR_DIR
+        still = [b for b in CIFAR_BATCHES if not (where / b).is_file()]
         if still:
-            raise DataError(f"{archive} does not contain {still[0].relative_to(root)}",
+            raise DataError(f"{archive} does not contain {CIFAR_DIR}/{still[0]}",
                             hint="delete the archive and download again")
-    parts = [read_cifar_batch(base / b) for b in CIFAR_BATCHES]
+    if where.is_file():
+        blobs = _cifar_archive_batches(where)
+        parts = [read_cifar_batch(where / CIFAR_DIR / b, blobs[b]) for b in CIFAR_BATCHES]
+    else:
+        parts = [read_cifar_batch(where / b) for b in CIFAR_BATCHES]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

@@ -1,11 +1,13 @@
 """Labelled image benchmarks: scikit-learn ``digits`` (8x8, offline), MNIST (28x28) and CIFAR-10
-(32x32). MNIST/CIFAR-10 use torchvision's loaders when torchvision is installed, otherwise the
-same on-disk formats are read directly (see :mod:`stablegan.data.files`). Only the official
-training sets are used; the held-out split is carved from them. Images are scaled to [-1, 1]."""
+(32x32). MNIST/CIFAR-10 files are read by :mod:`stablegan.data.files` in each of their usual
+layouts under ``data.path``; with ``data.download=true`` missing files are downloaded by
+torchvision when it is installed, else by our own downloader. Only the official training sets
+are used; the held-out split is carved from them. Images are scaled to [-1, 1]."""
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ import torch
 
 from stablegan.config import DataConfig
 from stablegan.data.base import FiniteSource
-from stablegan.data.files import missing_file_error, read_cifar_raw, read_mnist_raw
+from stablegan.data.files import find_cifar, find_mnist, read_cifar_raw, read_mnist_raw
 from stablegan.errors import DataError
 
 DEFAULT_ROOT = "data"  # dataset root when data.path is not set (relative to the working dir)
@@ -59,46 +61,38 @@ def _root(cfg: DataConfig) -> Path:
     return Path(cfg.path if cfg.path is not None else DEFAULT_ROOT).expanduser()
 
 
-def _torchvision_error(dataset: str, expected: Path, err: Exception) -> DataError:
-    """DataError for a torchvision loader that failed (missing or corrupt files)."""
-    if "not found" in str(err).lower():
-        return missing_file_error(dataset, expected)
-    return DataError(f"torchvision could not load {dataset}: {err}".splitlines()[0],
-                     hint=f"delete the files under {expected.parent} and download again")
+def _torchvision_download(dataset: str, root: Path, load: Callable[[], object]) -> None:
+    """Run torchvision's downloader ``load`` into ``root``; DataError when it fails."""
+    try:
+        load()
+    except (RuntimeError, OSError) as err:
+        raise DataError(f"torchvision could not download {dataset} into {root}: {err}"
+                        .splitlines()[0],
+                        hint=f"check the internet connection, or delete the files under {root} "
+                             "and download again") from None
 
 
 def mnist(cfg: DataConfig, seed: int) -> FiniteSource:
-    """MNIST training images (1, 28, 28) from ``data.path`` (default ``./data``)."""
+    """MNIST training images (1, 28, 28) from ``data.path`` (default ``./data``): the folder
+    holding ``MNIST/``, ``MNIST/`` itself, ``MNIST/raw`` or any folder of the idx files."""
     root = _root(cfg)
-    if has_torchvision():
+    if cfg.download and has_torchvision() and find_mnist(root) is None:
         import torchvision
 
-        try:
-            ds = torchvision.datasets.MNIST(root=str(root), train=True, download=cfg.download)
-        except (RuntimeError, OSError) as err:
-            raise _torchvision_error(
-                "MNIST", root / "MNIST" / "raw" / "train-images-idx3-ubyte", err
-            ) from None
-        x, y = ds.data.unsqueeze(1), ds.targets
-    else:
-        images, labels = read_mnist_raw(root, cfg.download)
-        x, y = images[:, None], labels.astype(np.int64)
-    return _uint8_source("mnist", x, y, cfg, seed)
+        _torchvision_download("MNIST", root, lambda: torchvision.datasets.MNIST(
+            root=str(root), train=True, download=True))
+    images, labels = read_mnist_raw(root, cfg.download)
+    return _uint8_source("mnist", images[:, None], labels.astype(np.int64), cfg, seed)
 
 
 def cifar10(cfg: DataConfig, seed: int) -> FiniteSource:
-    """CIFAR-10 training images (3, 32, 32) from ``data.path`` (default ``./data``)."""
+    """CIFAR-10 training images (3, 32, 32) from ``data.path`` (default ``./data``): the folder
+    holding ``cifar-10-batches-py/``, that folder itself, or ``cifar-10-python.tar.gz``."""
     root = _root(cfg)
-    if has_torchvision():
+    if cfg.download and has_torchvision() and find_cifar(root) is None:
         import torchvision
 
-        try:
-            ds = torchvision.datasets.CIFAR10(root=str(root), train=True, download=cfg.download)
-        except (RuntimeError, OSError) as err:
-            raise _torchvision_error(
-                "CIFAR-10", root / "cifar-10-batches-py" / "data_batch_1", err
-            ) from None
-        x, y = np.asarray(ds.data).transpose(0, 3, 1, 2), np.asarray(ds.targets)
-    else:
-        x, y = read_cifar_raw(root, cfg.download)
+        _torchvision_download("CIFAR-10", root, lambda: torchvision.datasets.CIFAR10(
+            root=str(root), train=True, download=True))
+    x, y = read_cifar_raw(root, cfg.download)
     return _uint8_source("cifar10", x, y, cfg, seed)
