@@ -22,12 +22,14 @@ import yaml
 
 from stablegan.errors import ConfigError
 
-LOSSES = ("minimax", "nonsaturating", "wasserstein", "hinge", "least_squares")
+LOSSES = ("minimax", "nonsaturating", "wasserstein", "hinge", "least_squares", "rsgan")
 
 
 @dataclass
 class DataConfig:
-    name: str = "ring"  # ring | grid | digits | mnist | cifar10 | image-folder | tensor
+    # ring | grid | digits | mnist | cifar10 | image-folder | tensor | oracle | coco | text-file
+    # | emnlp-news
+    name: str = "ring"
     path: str | None = None  # dataset root / folder / .pt tensor file
     batch_size: int = 256
     image_size: int | None = None  # resize target for image-folder (square)
@@ -35,6 +37,16 @@ class DataConfig:
     download: bool = False  # allow torchvision to download MNIST / CIFAR-10
     holdout_fraction: float = 0.1  # held-out reals for the discriminator-overfitting check
     max_items: int | None = None  # use only the first N items of a finite dataset
+    # text: ids per sentence (tokens + <eos>); None = longest train/test sentence + 1
+    max_len: int | None = None
+    test_path: str | None = None  # text-file: the test file (BLEU references, held-out split)
+    text_long: str = "truncate"  # truncate | drop sentences longer than max_len - 1 tokens
+    text_errors: str = "strict"  # strict | replace invalid UTF-8
+    vocab_from: str = "train+test"  # train+test (Texygen, TextGAN) | train (unseen -> <unk>)
+    min_count: int = 1  # keep tokens seen at least this often
+    oracle_seed: int = 0  # oracle: the seed of the oracle LSTM's N(0, 1) parameters
+    oracle_train: int = 10_000  # oracle: training sentences it samples
+    oracle_test: int = 5_000  # oracle: test sentences it samples
 
 
 @dataclass
@@ -49,6 +61,28 @@ class ModelConfig:
     d_dropout: float = 0.0  # dropout in the critic (the CT-GAN term needs > 0)
     minibatch_stddev: bool = False  # minibatch standard-deviation feature before D's head
     minibatch_discrimination: int = 0  # number of minibatch-discrimination kernels (0 = off)
+    # text models (model.name relgan | lstm): generator embedding, LSTM hidden size, RelGAN's
+    # relational memory (slots, heads, head size), the CNN discriminator (embedding,
+    # representations, filters per width 2/3/4/5)
+    embed_dim: int = 32
+    lstm_hidden: int = 32
+    mem_slots: int = 1
+    num_heads: int = 2
+    head_size: int = 256
+    d_embed_dim: int = 64
+    num_rep: int = 64
+    d_filters: int = 300
+    # Gumbel-softmax inverse temperature: annealed from 1 to beta_max over the adversarial steps
+    beta_max: float = 1.0
+    beta_schedule: str = "exp"  # exp | lin | sigmoid | const | log | quad | sqrt
+
+
+@dataclass
+class PretrainConfig:
+    """MLE pre-training of a generator with a likelihood (a phase before the adversarial one)."""
+
+    steps: int = 0  # minibatch steps of teacher-forced maximum likelihood; 0 = none
+    lr: float = 1e-2  # Adam learning rate (RelGAN: 1e-2)
 
 
 @dataclass
@@ -189,6 +223,7 @@ class Config:
     description: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     lipschitz: LipschitzConfig = field(default_factory=LipschitzConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
@@ -491,8 +526,9 @@ def validate(cfg: Config) -> None:
     _check(d.channels in (None, 1, 3), "data.channels", "must be 1 or 3")
     _check(d.max_items is None or d.max_items >= 1, "data.max_items", "must be >= 1")
     m = cfg.model
-    _choice(m.name, "model.name", ("auto", "mlp", "dcgan", "resnet"))
+    _choice(m.name, "model.name", ("auto", "mlp", "dcgan", "resnet", "relgan", "lstm"))
     _check(m.latent_dim >= 1, "model.latent_dim", f"must be >= 1, got {m.latent_dim}")
+    _validate_text(cfg)
     _check(m.hidden >= 1, "model.hidden", "must be >= 1")
     _check(m.layers >= 1, "model.layers", "must be >= 1")
     _check(m.channels >= 1, "model.channels", "must be >= 1")
@@ -571,6 +607,27 @@ def validate(cfg: Config) -> None:
     _check(lg.loss_variance_window >= 2, "log.loss_variance_window", "must be >= 2")
     _check(cfg.fault.max_rollbacks >= 0, "fault.max_rollbacks", "must be >= 0")
     _check(0.0 < cfg.fault.lr_factor <= 1.0, "fault.lr_factor", "must be in (0, 1]")
+
+
+def _validate_text(cfg: Config) -> None:
+    d, m = cfg.data, cfg.model
+    _check(d.max_len is None or d.max_len >= 2, "data.max_len", "must be >= 2 (tokens + <eos>)")
+    _choice(d.text_long, "data.text_long", ("truncate", "drop"))
+    _choice(d.text_errors, "data.text_errors", ("strict", "replace"))
+    _choice(d.vocab_from, "data.vocab_from", ("train+test", "train"))
+    _check(d.min_count >= 1, "data.min_count", "must be >= 1")
+    _check(d.oracle_train >= 1 and d.oracle_test >= 1, "data.oracle_train",
+           "and data.oracle_test must be >= 1")
+    for key in ("embed_dim", "lstm_hidden", "mem_slots", "num_heads", "head_size", "d_embed_dim",
+                "num_rep", "d_filters"):
+        _check(getattr(m, key) >= 1, f"model.{key}", "must be >= 1")
+    _check(m.d_embed_dim % m.num_rep == 0, "model.d_embed_dim",
+           f"must be a multiple of model.num_rep ({m.num_rep})")
+    _check(m.beta_max >= 1.0, "model.beta_max", "must be >= 1 (the annealing starts at 1)")
+    _choice(m.beta_schedule, "model.beta_schedule",
+            ("exp", "lin", "sigmoid", "const", "log", "quad", "sqrt"))
+    _check(cfg.pretrain.steps >= 0, "pretrain.steps", "must be >= 0")
+    _check(cfg.pretrain.lr > 0, "pretrain.lr", "must be a positive learning rate")
 
 
 def save_yaml(cfg: Config, path: str | Path) -> None:

@@ -397,18 +397,20 @@ def default_image_metrics(space: str, dim: int, has_logits: bool, has_classifier
 
 # --------------------------------------------------------------------------------- evaluation
 def evaluate(sampler: Callable[[int], Tensor], task: Any, ecfg: Any, *, n: int | None = None,
-             run_dir: Path | None = None, device: str = "cpu", final: bool = True
-             ) -> dict[str, Any]:
+             run_dir: Path | None = None, device: str = "cpu", final: bool = True,
+             generator: Any = None) -> dict[str, Any]:
     """The metrics of the generator behind ``sampler`` (``n -> n samples in evaluation form``)
     on ``task``'s data, with the settings ``ecfg`` (an EvalConfig); see the module docstring.
     ``n`` defaults to ``ecfg.n_samples``; ``final`` adds the descriptive entries and lets the
-    task draw pictures (``nearest_pairs.png``) into ``run_dir``."""
+    task draw pictures (``nearest_pairs.png``) into ``run_dir``; ``generator`` (optional) serves
+    metrics that need the model itself (the NLL of the test set)."""
     n = ecfg.n_samples if n is None else n
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ConfigError(f"the number of evaluation samples must be an integer >= 2, got {n!r}",
                           hint="pass --n 1000 (or --set eval.n_samples=1000)")
     check_eval_metrics(ecfg.metrics)
     sets = task.eval_sets(sampler, n)
+    sets.generator = generator
     out = task.metrics(sets, ecfg, run_dir=run_dir, device=device, final=final)
     described = {key: out.pop(key) for key in ("extractor", "classifier") if key in out}
     out = {key: v for key, v in out.items() if not key.startswith(_DROP)}

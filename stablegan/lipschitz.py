@@ -33,9 +33,12 @@ def critic_features(discriminator: nn.Module, x: Tensor) -> tuple[Tensor, Tensor
 
 
 def input_gradient_norm(discriminator: nn.Module, x: Tensor, create_graph: bool) -> Tensor:
-    """Per-sample ``||grad_x D(x)||_2``, shape (B,)."""
+    """Per-sample ``||grad_x D(x)||_2``, shape (B,). A discriminator with K scores per sample
+    (B, K) is differentiated through their mean, the per-sample critic value the losses use."""
     x = x.detach().requires_grad_(True)
     scores = discriminator(x)
+    if scores.dim() == 2 and scores.shape[1] > 1:
+        scores = scores.mean(dim=1)
     (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=create_graph)
     return grad.flatten(1).norm(2, dim=1)
 

@@ -124,7 +124,8 @@ def test_scores_of_shape_b1_equal_shape_b(loss):
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize(
     ("real_shape", "fake_shape"),
-    [((4, 2), (4,)), ((4,), (4, 2)), ((4, 1, 1), (4,)), ((), (4,)), ((4,), (2, 2))],
+    [((4, 2), (4,)), ((4,), (4, 2)), ((4, 1, 1), (4,)), ((), (4,)), ((4,), (2, 2)),
+     ((4, 3), (4, 2))],
 )
 def test_wrong_score_shapes_raise_shape_error(loss, real_shape, fake_shape):
     obj = Objective(loss)
@@ -135,8 +136,22 @@ def test_wrong_score_shapes_raise_shape_error(loss, real_shape, fake_shape):
 
 @pytest.mark.parametrize("loss", LOSSES)
 def test_generator_wrong_score_shape_raises_shape_error(loss):
+    real = torch.zeros(4, 2, 1) if loss == "rsgan" else None
     with pytest.raises(ShapeError):
-        Objective(loss).g_loss(torch.zeros(4, 2))
+        Objective(loss).g_loss(torch.zeros(4, 2, 1), real)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_k_scores_per_sample_average_over_all_scores(loss):
+    """(B, K) scores (RelGAN's representations): each loss is the mean over the B * K scores,
+    the same as for the B * K scores flattened to one sample each."""
+    torch.manual_seed(0)
+    real, fake = torch.randn(4, 3), torch.randn(4, 3)
+    obj = Objective(loss)
+    assert torch.allclose(obj.d_loss(real, fake), obj.d_loss(real.reshape(-1), fake.reshape(-1)))
+    r = real if loss == "rsgan" else None
+    rf = real.reshape(-1) if loss == "rsgan" else None
+    assert torch.allclose(obj.g_loss(fake, r), obj.g_loss(fake.reshape(-1), rf))
 
 
 def test_unknown_loss_is_an_error():

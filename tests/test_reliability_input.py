@@ -102,14 +102,35 @@ def datasets(tmp_path_factory) -> dict[str, str]:
     folder.mkdir()
     for i in range(24):
         png(folder / f"{i:02d}.png", seed=i)
+    words = "a man rides a red bike . two dogs play in the park near a tree".split()
+    lines = [" ".join(rng.choice(words, size=int(rng.integers(3, 9)))) for _ in range(60)]
+    coco = root / "coco"
+    coco.mkdir()
+    (coco / "train.txt").write_text("\n".join(lines[:40]) + "\n")
+    (coco / "test.txt").write_text("\n".join(lines[40:]) + "\n")
+    news = root / "news"
+    (news / "testdata").mkdir(parents=True)
+    (news / "emnlp_news.txt").write_text("\n".join(lines[:40]) + "\n")
+    (news / "testdata" / "test_emnlp.txt").write_text("\n".join(lines[40:]) + "\n")
     return {"mnist": str(root / "mnist"), "cifar10-dcgan": str(root / "cifar"),
-            "cifar10-resnet": str(root / "cifar"), "image-folder": str(folder)}
+            "cifar10-resnet": str(root / "cifar"), "image-folder": str(folder),
+            "coco": str(coco), "emnlp-news": str(news), "text-file": str(coco / "train.txt"),
+            "oracle": str(root / "oracle-cache")}
+
+
+# text recipes: tiny RelGAN networks, a small oracle, two pre-training steps
+TINY_TEXT = {"model": {"embed_dim": 4, "head_size": 4, "d_embed_dim": 8, "num_rep": 2,
+                       "d_filters": 4},
+             "data": {"oracle_train": 64, "oracle_test": 32, "max_len": 6},
+             "pretrain": {"steps": 2}, "eval": {"extractor": "auto"}}
 
 
 def base_config(recipe: str, datasets: dict[str, str]) -> dict:
     from stablegan.config import deep_merge
 
     cfg = deep_merge(recipe_dict(recipe), TINY)
+    if cfg["data"]["name"] in ("oracle", "coco", "emnlp-news", "text-file"):
+        cfg = deep_merge(cfg, TINY_TEXT)
     if recipe in datasets:
         cfg["data"]["path"] = datasets[recipe]
     return cfg
@@ -137,7 +158,11 @@ CLAMP = {"steps": 3, "model.hidden": 16, "model.channels": 8, "model.layers": 2,
          "model.latent_dim": 16, "model.minibatch_discrimination": 4, "schedule.n_critic": 3,
          "schedule.n_gen": 3, "schedule.d_warmup": 3, "unrolled.steps": 2,
          "variational.classifier_warmup": 3, "replay.size": 64, "eval.n_samples": 128,
-         "data.batch_size": 32, "data.image_size": 16, "eval.k": 5}
+         "data.batch_size": 32, "data.image_size": 16, "eval.k": 5,
+         "data.oracle_train": 128, "data.oracle_test": 64, "data.max_len": 8, "pretrain.steps": 3,
+         "model.embed_dim": 8, "model.lstm_hidden": 8, "model.head_size": 8,
+         "model.num_heads": 2, "model.mem_slots": 2, "model.d_embed_dim": 16, "model.num_rep": 4,
+         "model.d_filters": 8}
 values = st.one_of(
     st.none(), st.booleans(), st.integers(-3, 70),
     st.floats(-2.0, 2.0, allow_nan=False),

@@ -31,9 +31,9 @@ from torch.func import functional_call
 
 from stablegan import lipschitz
 from stablegan.config import Config
-from stablegan.errors import ShapeError
+from stablegan.errors import ConfigError, ShapeError
 from stablegan.methods.pair import DataPair
-from stablegan.objectives import Objective, feature_matching_loss
+from stablegan.objectives import Objective, feature_matching_loss, per_sample
 from stablegan.training.phases import ADVERSARIAL, Phase, Stats, average
 from stablegan.tricks import DiffAugment, ReplayBuffer, unrolled_parameters
 from stablegan.variational import effective_sample_size, importance_weights
@@ -72,6 +72,14 @@ class GANMethod:
             "G": self._adam(self.G, cfg.optim.g_lr), "D": self._adam(self.D, cfg.optim.d_lr)}
         self.counts = {"D": 0, "G": 0}
         self.pair = DataPair(self)
+        if cfg.pretrain.steps:
+            if not callable(getattr(self.G, "log_prob", None)):
+                raise ConfigError(f"pretrain.steps needs a generator with log_prob(x); "
+                                  f"{type(self.G).__name__} has none",
+                                  hint="use a likelihood generator (model.name relgan or lstm "
+                                       "for text) or set pretrain.steps=0")
+            self.base_lr["G_mle"] = cfg.pretrain.lr
+            self.optimizers["G_mle"] = self._adam(self.G, cfg.pretrain.lr)
 
     # ---------------------------------------------------------------- schedule
     @classmethod
@@ -80,9 +88,12 @@ class GANMethod:
         return cfg.schedule.n_critic + cfg.schedule.n_gen
 
     def phases(self, steps: int) -> list[Phase]:
-        """The warm-up (``schedule.d_warmup`` critic steps, when set), then ``steps``
-        adversarial iterations."""
+        """MLE pre-training (``pretrain.steps``, when set), the warm-up (``schedule.d_warmup``
+        critic steps, when set), then ``steps`` adversarial iterations."""
+        self.adversarial_steps = steps
         out = []
+        if self.cfg.pretrain.steps:
+            out.append(Phase("pretrain", self.cfg.pretrain.steps, self.pretrain_step, ("G",)))
         if self.warmup_steps():
             out.append(Phase("warmup", self.warmup_steps(), self.warmup_step,
                              tuple(self.networks)))
@@ -92,6 +103,7 @@ class GANMethod:
     def iteration(self, index: int = 0, diagnostics: bool = False) -> Stats:
         """``n_critic`` critic steps, then the generator phase; the steps' stats averaged."""
         n_critic = self.cfg.schedule.n_critic
+        self.task.before_iteration(self, index, getattr(self, "adversarial_steps", 0))
         d_stats = [self.d_step(diagnostics and k == n_critic - 1) for k in range(n_critic)]
         return average(d_stats + self.g_phase(diagnostics))
 
@@ -101,6 +113,14 @@ class GANMethod:
     def warmup_step(self, index: int, diagnostics: bool = False) -> Stats:
         """Warm-up step ``index``: a critic step against the initial generator."""
         return self.d_step(diagnostics)
+
+    def pretrain_step(self, index: int, diagnostics: bool = False) -> Stats:
+        """One maximum-likelihood step of G (teacher forcing for text): minimise the NLL per
+        dimension, ``-mean log p(x) / dim(x)``, on a data batch, with its own optimiser."""
+        x = self.data.sample(self.batch_size).to(self.device)
+        nll = -self.G.log_prob(x).mean() / x[0].numel()
+        norm = self.step("G", nll, {"maximum-likelihood loss": nll}, optimizer="G_mle")
+        return {"loss/g": float(nll.detach()), "grad/g_norm": norm}
 
     # ---------------------------------------------------------------- helpers
     def _adam(self, net: nn.Module, lr: float) -> torch.optim.Optimizer:
@@ -117,12 +137,13 @@ class GANMethod:
         return self.cfg.data.batch_size
 
     def step(self, name: str, loss: Tensor, terms: dict[str, Tensor],
-             max_norm: float | None = None) -> float:
-        """Check every term is finite, back-propagate, clip the gradient norm, take a step."""
+             max_norm: float | None = None, optimizer: str | None = None) -> float:
+        """Check every term is finite, back-propagate, clip the gradient norm, take a step of
+        network ``name`` with its optimiser (or the one named ``optimizer``)."""
         for term, value in terms.items():
             if not torch.isfinite(value).all():
                 raise NonFiniteError(name, term)
-        opt = self.optimizers[name]
+        opt = self.optimizers[optimizer or name]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for p in self.networks[name].parameters() if p.grad is not None]
@@ -142,13 +163,16 @@ class GANMethod:
 
     def critic_scores(self, x: Tensor, name: str) -> Tensor:
         scores = self.D(x)
-        if scores.dim() == 2 and scores.shape[1] == 1:
+        k = int(getattr(self.D, "scores_per_sample", 1))  # RelGAN's D: one per representation
+        if scores.dim() == 2 and scores.shape[1] == 1 and k == 1:
             scores = scores[:, 0]
-        if scores.dim() != 1 or scores.shape[0] != x.shape[0]:
+        want = (x.shape[0],) if k == 1 else (x.shape[0], k)
+        if tuple(scores.shape) != want:
             raise ShapeError(
                 f"the discriminator returned shape {tuple(scores.shape)} for a {name} batch of "
-                f"{x.shape[0]}; expected ({x.shape[0]},) or ({x.shape[0]}, 1)",
-                hint="the discriminator must map each sample to one score")
+                f"{x.shape[0]}; expected {want}" + (f" or ({x.shape[0]}, 1)" if k == 1 else ""),
+                hint="the discriminator must map each sample to one score (a discriminator "
+                     "with K scores per sample declares scores_per_sample = K)")
         return scores
 
     # ---------------------------------------------------------------- critic phase
@@ -165,7 +189,7 @@ class GANMethod:
         stats: Stats = {}
         weights = None
         if cfg.variational.reweight:
-            weights = importance_weights(s_fake, cfg.variational.temperature)
+            weights = importance_weights(per_sample(s_fake), cfg.variational.temperature)
             stats["weights/ess"] = float(effective_sample_size(weights))
             stats["weights/max"] = float(weights.max())
         adv = self.objective.d_loss(s_real, s_fake, weights)
@@ -235,7 +259,9 @@ class GANMethod:
         loss = torch.zeros((), device=self.device)
         terms: dict[str, Tensor] = {}
         if not cfg.objective.feature_matching_only:
-            adv = self.objective.g_loss(scores)
+            real_scores = (self.critic_scores(self.augment(self.real_batch()), "real").detach()
+                           if self.objective.relativistic else None)
+            adv = self.objective.g_loss(scores, real_scores)
             terms["adversarial loss"] = adv
             loss = loss + adv
         if fm_weight > 0:
@@ -264,7 +290,7 @@ class GANMethod:
 
 def _latent_dim(generator: nn.Module) -> int:
     dim = getattr(generator, "latent_dim", None)
-    if not isinstance(dim, int) or dim < 1:
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 0:
         raise ShapeError(
             f"{type(generator).__name__} has no integer attribute 'latent_dim'",
             hint="set generator.latent_dim = <size of z> so stablegan can sample z ~ N(0, I)")

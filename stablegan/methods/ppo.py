@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from stablegan.config import Config
 from stablegan.errors import ConfigError
 from stablegan.methods.gan import GANMethod
+from stablegan.objectives import per_sample
 from stablegan.training.phases import Stats
 from stablegan.variational import (
     advantage,
@@ -185,8 +186,9 @@ class PPOGANMethod(GANMethod):
 
     def generator_loss(self, z: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor], Stats]:
         v = self.cfg.variational
-        fake_in = self.augment(fake)
         exact = isinstance(self.ratio, ExactRatio)
+        # the exact ratio's samples are in the generator's sample form (token ids for text)
+        fake_in = self.augment(self.task.critic_view(fake) if exact else fake)
         scores = self.critic_scores(fake_in, "fake")
         if exact:
             scores = scores.detach()
@@ -194,7 +196,7 @@ class PPOGANMethod(GANMethod):
         r = log_r.clamp(max=MAX_LOG_RATIO).exp()  # a saturated C must not give inf * 0 = NaN
         if not v.ratio_gradient:  # r only picks the branch: grad L = -mean(coef * grad f)
             r = r.detach()
-        adv = advantage(scores, v.advantage)
+        adv = advantage(per_sample(scores), v.advantage)
         surrogate = clipped_surrogate(r, adv, v.eps, v.clip_mode)
         loss = -surrogate.mean()
         stats = ratio_statistics(log_r, adv, v.eps, v.clip_mode)

@@ -54,6 +54,8 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
                _merge(_WGAN_GP, _CT)),
     "sngan": ("hinge loss with spectral normalisation on every critic layer, Miyato et al. 2018",
               {"objective": {"loss": "hinge"}, "lipschitz": {"spectral_norm": True}}),
+    "relgan": ("RelGAN's game: relativistic standard loss (RSGAN), 5 critic steps, Nie et al. "
+               "2019", {"objective": {"loss": "rsgan"}, "schedule": {"n_critic": 5}}),
     "ppo-gan": ("re-weighting + probability-ratio clipping on a WGAN-GP critic (5:5), "
                 "Wu et al. 2020", _PPO),
     "ppo-gan-ct": ("ppo-gan on a CT-GAN critic", _merge(_PPO, _CT)),

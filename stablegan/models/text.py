@@ -476,6 +476,7 @@ class RelGANDiscriminator(nn.Module):
         dropout: float = 0.25,
     ) -> None:
         super().__init__()
+        self.scores_per_sample = num_rep  # forward returns (B, num_rep)
         self.vocab_size = _positive_int(vocab_size, "vocab_size")
         self.max_len = _positive_int(max_len, "max_len")
         self.embed_dim = _positive_int(embed_dim, "embed_dim")

@@ -44,6 +44,7 @@ class EvalSets:
     m: int  # samples per set
     n: int  # samples asked for
     notes: list[str] = field(default_factory=list)
+    generator: Any = None  # the generator evaluated, for metrics that need it (NLL of the test set)
 
 
 class Task:
@@ -51,6 +52,7 @@ class Task:
 
     name: ClassVar[str] = "base"
     n_display: ClassVar[int] = 64  # samples in the fixed-noise display of training progress
+    sample_batch: ClassVar[int] = 1000  # generator batch when sampling for evaluation
     sample_suffix: ClassVar[str] = ".png"
     #: whether the discriminator's score on training vs held-out reals is worth logging
     overfit_check: ClassVar[bool] = False
@@ -106,6 +108,10 @@ class Task:
                 f"the generator produced samples of shape {tuple(fake.shape[1:])} but the data "
                 f"'{self.data.name}' has shape {shape}",
                 hint="make the generator output match the data (or pick another model)")
+
+    def before_iteration(self, method: Any, index: int, total: int) -> None:
+        """Hook before adversarial iteration ``index`` of ``total`` (text: the Gumbel-softmax
+        temperature); default none."""
 
     def watch_samples(self, fake: Tensor, step: int) -> None:
         """Hook for warnings about generated samples early in training (default: none)."""
@@ -210,6 +216,7 @@ class Task:
         wanted = self.wanted_metrics(ecfg)
         ctx = Context(self.coordinate_space, self.metric_options(ecfg), task=self,
                       notes=sets.notes)
+        ctx.opts["generator"] = sets.generator
         self.check_counts(wanted, sets, ctx.opts)
         sides = {key: self.side(key, x) for key, x in (("fake", sets.fake), ("ref", sets.ref),
                                                         ("floor", sets.floor))}

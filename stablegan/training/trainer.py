@@ -280,11 +280,11 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
         return self.ema.shadow if self.ema else self.method.G
 
     @torch.no_grad()
-    def sample(self, n: int, z: Tensor | None = None, batch: int = 1000) -> Tensor:
+    def sample(self, n: int, z: Tensor | None = None, batch: int | None = None) -> Tensor:
         """``n`` samples of the (EMA) generator in eval mode, in the task's evaluation form
         (token ids for text), on the CPU."""
         G = self.generator_for_sampling()
-        was = G.training
+        was, batch = G.training, batch or self.task.sample_batch
         G.eval()
         try:
             out = []
@@ -333,6 +333,7 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
         try:
             torch.manual_seed(self.cfg.seed + 1)
             return evaluate(self.sample, self.task, self.cfg.eval, n=n, run_dir=self.out_dir,
-                            device=str(self.device), final=final)
+                            device=str(self.device), final=final,
+                            generator=self.generator_for_sampling())
         finally:
             torch.set_rng_state(state)

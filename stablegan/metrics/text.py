@@ -1,0 +1,108 @@
+"""Text metrics, registered in the metric registry (they need the samples as token ids).
+
+* ``bleu2`` .. ``bleu5`` (alias ``bleu``): nltk's ``sentence_bleu`` with uniform weights and
+  smoothing method1, each of the first ``bleu_hypotheses`` (200, as TextGAN-PyTorch) generated
+  sentences against the whole test set, averaged (Texygen's BLEU), computed exactly by
+  :mod:`stablegan.metrics.bleu`. The floor is the same for as many real training sentences.
+* ``self_bleu2`` .. ``self_bleu5`` (alias ``self_bleu``): each of the first
+  ``self_bleu_hypotheses`` (200) generated sentences against all other generated sentences of the
+  evaluation set (``n_eval`` of them).
+* ``nll_oracle``: the oracle's mean per-token NLL of the generated sentences (oracle data only).
+* ``nll_gen``: the generator's per-token NLL of the test set, over all ``max_len`` positions
+  (TextGAN's convention: padding counts); ``nll_gen_unpadded``: over the positions up to and
+  including the first ``<eos>`` (corpora only). No floor.
+* ``unique_ngrams``: the number of distinct 2-, 3- and 4-grams of the generated set
+  (``unique_2grams`` ...).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from stablegan.metrics.bleu import LeaveOneOutReferences
+from stablegan.metrics.registry import Context, Metric, Side, register_alias, register_metric
+
+ORDERS = (2, 3, 4, 5)
+
+
+def _bleu(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
+    task, n = ctx.task, ctx.opts.get("bleu_hypotheses", 200)
+    hyps = task.tokens(fake.x[:n])
+    index = task.bleu_index()
+    return _mean_by_order([index.sentence_bleus(h, ORDERS, "method1") for h in hyps], "bleu",
+                          ctx)
+
+
+def _mean_by_order(scores: list[dict[int, float]], prefix: str, ctx: Context
+                   ) -> dict[str, float]:
+    wanted = ctx.opts.get("wanted")
+    return {f"{prefix}{o}": sum(s[o] for s in scores) / len(scores) for o in ORDERS
+            if wanted is None or f"{prefix}{o}" in wanted}
+
+
+def _self_bleu(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
+    task, n = ctx.task, ctx.opts.get("self_bleu_hypotheses", 200)
+    sentences = task.tokens(fake.x)
+    loo = LeaveOneOutReferences(sentences, max_order=5)
+    scores = [loo.sentence_bleus(j, ORDERS, "method1") for j in range(min(n, len(sentences)))]
+    return _mean_by_order(scores, "self_bleu", ctx)
+
+
+def _nll_oracle(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
+    return {"nll_oracle": float(ctx.task.data.nll_oracle(fake.x))}
+
+
+@torch.no_grad()
+def _nll_gen(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
+    task, G = ctx.task, ctx.opts.get("generator")
+    if G is None:
+        return {}
+    test = task.data.reals(10**9, "holdout")
+    was = G.training
+    G.eval()
+    try:
+        device = next(G.parameters()).device
+        rows_all, rows_eos = [], []
+        for i in range(0, len(test), 256):
+            batch = test[i:i + 256].to(device)
+            rows_all.append(G.nll(batch).cpu())
+            if task.has_specials:
+                rows_eos.append(G.nll(batch, pad_id=0).cpu())
+    finally:
+        G.train(was)
+    out = {"nll_gen": float(torch.cat(rows_all).mean())}
+    if rows_eos:
+        out["nll_gen_unpadded"] = float(torch.cat(rows_eos).mean())
+    return out
+
+
+def _unique_ngrams(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
+    sentences = ctx.task.tokens(fake.x)
+    out = {}
+    for n in (2, 3, 4):
+        grams = {tuple(s[i:i + n]) for s in sentences for i in range(len(s) - n + 1)}
+        out[f"unique_{n}grams"] = float(len(grams))
+    return out
+
+
+def _register() -> None:
+    for order in ORDERS:
+        register_metric(Metric(f"bleu{order}", _bleu, needs="samples", group="bleu",
+                               description=f"BLEU-{order} against the test set (Texygen)"))
+        register_metric(Metric(f"self_bleu{order}", _self_bleu, needs="samples",
+                               group="self_bleu", min_samples=2, floor=False,
+                               why="self-BLEU needs another generated sentence",
+                               description=f"self-BLEU-{order} of the generated set"))
+    register_alias("bleu", [f"bleu{o}" for o in ORDERS])
+    register_alias("self_bleu", [f"self_bleu{o}" for o in ORDERS])
+    register_metric(Metric("nll_oracle", _nll_oracle, needs="samples",
+                           description="the oracle's per-token NLL of generated sentences"))
+    register_metric(Metric("nll_gen", _nll_gen, needs="samples",
+                           keys=("nll_gen", "nll_gen_unpadded"), floor=False,
+                           description="the generator's per-token NLL of the test set"))
+    register_metric(Metric("unique_ngrams", _unique_ngrams, needs="samples",
+                           keys=("unique_2grams", "unique_3grams", "unique_4grams"),
+                           description="distinct n-grams of the generated set"))
+
+
+_register()
