@@ -514,17 +514,40 @@ def _choice(value: str, key: str, choices: tuple[str, ...]) -> None:
 
 
 def validate(cfg: Config) -> None:
-    """Reject impossible values with a message naming the key."""
+    """Reject impossible values with a message naming the key (one helper per group of keys)."""
+    _validate_run(cfg)
+    _validate_data(cfg)
+    _validate_model(cfg)
+    _validate_objective(cfg)
+    _validate_lipschitz(cfg)
+    _validate_schedule(cfg)
+    _validate_optim(cfg)
+    _validate_tricks(cfg)
+    _validate_variational(cfg)
+    _validate_eval(cfg)
+    _validate_log(cfg)
+
+
+def _validate_run(cfg: Config) -> None:
+    """steps, seed, device"""
     _check(cfg.steps >= 1, "steps", f"must be at least 1, got {cfg.steps}")
     _check(cfg.seed >= 0, "seed", f"must be >= 0, got {cfg.seed}")
     _check(cfg.device in ("cpu", "cuda") or cfg.device.startswith("cuda:"), "device",
            f"must be cpu, cuda or cuda:N, got '{cfg.device}'")
+
+
+def _validate_data(cfg: Config) -> None:
+    """data.*"""
     d = cfg.data
     _check(d.batch_size >= 2, "data.batch_size", f"must be at least 2, got {d.batch_size}")
     _check(0.0 <= d.holdout_fraction < 1.0, "data.holdout_fraction", "must be in [0, 1)")
     _check(d.image_size is None or d.image_size >= 4, "data.image_size", "must be >= 4")
     _check(d.channels in (None, 1, 3), "data.channels", "must be 1 or 3")
     _check(d.max_items is None or d.max_items >= 1, "data.max_items", "must be >= 1")
+
+
+def _validate_model(cfg: Config) -> None:
+    """model.*"""
     m = cfg.model
     _choice(m.name, "model.name", ("auto", "mlp", "dcgan", "resnet", "relgan", "lstm"))
     _check(m.latent_dim >= 1, "model.latent_dim", f"must be >= 1, got {m.latent_dim}")
@@ -535,6 +558,10 @@ def validate(cfg: Config) -> None:
     _choice(m.d_norm, "model.d_norm", ("none", "layer", "batch"))
     _check(0.0 <= m.d_dropout < 1.0, "model.d_dropout", "must be in [0, 1)")
     _check(m.minibatch_discrimination >= 0, "model.minibatch_discrimination", "must be >= 0")
+
+
+def _validate_objective(cfg: Config) -> None:
+    """objective.*"""
     o = cfg.objective
     _choice(o.loss, "objective.loss", LOSSES)
     _check(0.0 <= o.label_smoothing < 0.5, "objective.label_smoothing", "must be in [0, 0.5)")
@@ -544,6 +571,10 @@ def validate(cfg: Config) -> None:
     _check(bce or (o.label_smoothing == 0 and o.label_noise == 0), "objective.label_smoothing",
            f"and objective.label_noise apply to minimax/nonsaturating losses, not '{o.loss}'")
     _check(o.feature_matching >= 0, "objective.feature_matching", "must be >= 0")
+
+
+def _validate_lipschitz(cfg: Config) -> None:
+    """lipschitz.* (the consistency term also needs model.d_dropout)"""
     lp = cfg.lipschitz
     _check(lp.weight_clip >= 0, "lipschitz.weight_clip", "must be >= 0")
     _check(lp.gradient_penalty.weight >= 0, "lipschitz.gradient_penalty.weight", "must be >= 0")
@@ -551,13 +582,21 @@ def validate(cfg: Config) -> None:
     _check(lp.consistency.weight >= 0, "lipschitz.consistency.weight", "must be >= 0")
     _check(lp.consistency.feature_weight >= 0, "lipschitz.consistency.feature_weight",
            "must be >= 0")
-    _check(lp.consistency.weight == 0 or m.d_dropout > 0,
+    _check(lp.consistency.weight == 0 or cfg.model.d_dropout > 0,
            "lipschitz.consistency.weight", "needs a critic with dropout (two dropout passes)",
            hint="also set model.d_dropout, e.g. --set model.d_dropout=0.2")
+
+
+def _validate_schedule(cfg: Config) -> None:
+    """schedule.*"""
     s = cfg.schedule
     _check(s.n_critic >= 1, "schedule.n_critic", f"must be at least 1, got {s.n_critic}")
     _check(s.n_gen >= 1, "schedule.n_gen", f"must be at least 1, got {s.n_gen}")
     _check(s.d_warmup >= 0, "schedule.d_warmup", "must be >= 0")
+
+
+def _validate_optim(cfg: Config) -> None:
+    """optim.*"""
     op = cfg.optim
     for k in ("g_lr", "d_lr", "c_lr"):
         v = getattr(op, k)
@@ -566,6 +605,10 @@ def validate(cfg: Config) -> None:
     _choice(op.lr_decay, "optim.lr_decay", ("none", "linear"))
     _check(op.grad_clip >= 0, "optim.grad_clip", "must be >= 0")
     _check(op.c_grad_clip >= 0, "optim.c_grad_clip", "must be >= 0")
+
+
+def _validate_tricks(cfg: Config) -> None:
+    """ema.*, augment.*, replay.*, unrolled.*"""
     _check(0.0 <= cfg.ema.decay < 1.0, "ema.decay", "must be in [0, 1)")
     _check(cfg.ema.start >= 0, "ema.start", "must be >= 0")
     allowed = ("translation", "cutout", "color")
@@ -578,6 +621,10 @@ def validate(cfg: Config) -> None:
            "needs a replay buffer", hint="also set replay.size, e.g. --set replay.size=10000")
     _check(cfg.unrolled.steps >= 0, "unrolled.steps", "must be >= 0")
     _check(cfg.unrolled.lr is None or cfg.unrolled.lr > 0, "unrolled.lr", "must be > 0")
+
+
+def _validate_variational(cfg: Config) -> None:
+    """variational.*"""
     v = cfg.variational
     _check(v.temperature > 0, "variational.temperature", "must be > 0")
     _check(0.0 < v.eps < 1.0, "variational.eps", f"must be in (0, 1), got {v.eps}")
@@ -590,6 +637,10 @@ def validate(cfg: Config) -> None:
            "must be true with variational.ratio=exact",
            hint="the exact ratio's critic values are detached, so with r detached as well the "
                 "generator would get no gradient")
+
+
+def _validate_eval(cfg: Config) -> None:
+    """eval.*"""
     e = cfg.eval
     _check(e.every >= 0, "eval.every", "must be >= 0")
     _check(e.n_samples >= 2, "eval.n_samples", "must be >= 2")
@@ -600,6 +651,10 @@ def validate(cfg: Config) -> None:
     _check(e.k >= 1, "eval.k", f"must be >= 1, got {e.k}")
     for key in ("classifier_path", "inception_weights"):
         _check(getattr(e, key) != "", f"eval.{key}", "must be a file path (or left unset)")
+
+
+def _validate_log(cfg: Config) -> None:
+    """log.*, fault.*"""
     lg = cfg.log
     _check(lg.every >= 1, "log.every", "must be >= 1")
     _check(lg.sample_every >= 0, "log.sample_every", "must be >= 0")
