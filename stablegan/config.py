@@ -23,6 +23,9 @@ import yaml
 from stablegan.errors import ConfigError
 
 LOSSES = ("minimax", "nonsaturating", "wasserstein", "hinge", "least_squares", "rsgan")
+# training-health alarms (stablegan.training.health holds what each one reads and advises)
+HEALTH_ALARMS = ("ess_collapse", "ratio_mean", "ratio_std", "classifier_saturated",
+                 "loss_var_spike", "grad_spike", "diversity_collapse")
 
 
 @dataclass
@@ -215,6 +218,23 @@ class FaultConfig:
 
 
 @dataclass
+class HealthConfig:
+    enabled: bool = True  # training-health alarms (stablegan.training.health); each fires once
+    fail_on: list[str] = field(default_factory=list)  # alarms that stop the run; [all] = every one
+    every: int = 0  # diversity check every K iterations; 0 = max(1, steps // 20)
+    ess_fraction: float = 0.1  # ess_collapse: weights/ess / batch size below this
+    ratio_min: float = 0.2  # ratio_mean: ratio/mean outside [ratio_min, ratio_max]
+    ratio_max: float = 5.0
+    ratio_std: float = 10.0  # ratio_std: ratio/std above this
+    accuracy: float = 0.999  # classifier_saturated: classifier/accuracy >= this ...
+    accuracy_rows: int = 20  # ... for this many consecutive rows
+    spike_factor: float = 10.0  # loss_var_spike / grad_spike: value > factor x running median
+    spike_window: int = 50  # rows in that running median
+    burn_in: int = 200  # iterations before the spike and diversity alarms may fire
+    diversity: float = 0.1  # diversity_collapse: sample spread / real spread below this
+
+
+@dataclass
 class Config:
     method: str = "nsgan"
     seed: int = 0
@@ -236,6 +256,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     log: LogConfig = field(default_factory=LogConfig)
     fault: FaultConfig = field(default_factory=FaultConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))
@@ -662,6 +683,21 @@ def _validate_log(cfg: Config) -> None:
     _check(lg.loss_variance_window >= 2, "log.loss_variance_window", "must be >= 2")
     _check(cfg.fault.max_rollbacks >= 0, "fault.max_rollbacks", "must be >= 0")
     _check(0.0 < cfg.fault.lr_factor <= 1.0, "fault.lr_factor", "must be in (0, 1]")
+    h = cfg.health
+    for name in h.fail_on:
+        _choice(name, "health.fail_on", ("all",) + HEALTH_ALARMS)
+    _check(h.every >= 0, "health.every", "must be >= 0")
+    _check(0.0 < h.ess_fraction <= 1.0, "health.ess_fraction", "must be in (0, 1]")
+    _check(0.0 < h.ratio_min < 1.0 < h.ratio_max, "health.ratio_min",
+           f"and health.ratio_max must satisfy 0 < ratio_min < 1 < ratio_max, got "
+           f"{h.ratio_min:g} and {h.ratio_max:g}")
+    _check(h.ratio_std > 0, "health.ratio_std", "must be > 0")
+    _check(0.0 < h.accuracy <= 1.0, "health.accuracy", "must be in (0, 1]")
+    _check(h.accuracy_rows >= 1, "health.accuracy_rows", "must be >= 1")
+    _check(h.spike_factor > 1.0, "health.spike_factor", "must be > 1")
+    _check(h.spike_window >= 2, "health.spike_window", "must be >= 2")
+    _check(h.burn_in >= 0, "health.burn_in", "must be >= 0")
+    _check(0.0 < h.diversity < 1.0, "health.diversity", "must be in (0, 1)")
 
 
 def _validate_text(cfg: Config) -> None:

@@ -39,3 +39,13 @@ class CheckpointError(StableganError):
 
 class DivergenceError(StableganError):
     """Training produced non-finite values and could not be recovered."""
+
+
+class HealthError(StableganError):
+    """A training-health alarm named in ``health.fail_on`` fired; the run saved a checkpoint
+    (holding the fired alarm, so a resume goes on without it firing again) and stopped."""
+
+    def __init__(self, message: str, hint: str | None = None,
+                 alarm: dict | None = None) -> None:
+        super().__init__(message, hint)
+        self.alarm = alarm or {}

@@ -45,11 +45,12 @@ DIAGNOSTIC_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("discriminator overfitting", ("overfit/*",)),
 )
 #: Metrics keys not shown as diagnostics (drawn in the loss plot, or not about training).
-_NOT_DIAGNOSTIC = ("loss/d", "loss/g", "loss_var/d", "loss_var/g", "time/*")
+_NOT_DIAGNOSTIC = ("loss/d", "loss/g", "loss_var/d", "loss_var/g", "time/*", "health/*")
 #: Sections of a run report, for the page's navigation: (anchor, title).
 _RUN_SECTIONS = (
     ("losses", "losses"),
     ("evals", "evaluations"),
+    ("health", "training health"),
     ("diagnostics", "diagnostics"),
     ("samples", "samples"),
     ("final-eval", "final eval"),
@@ -245,6 +246,8 @@ def write_report(run_dir: str | Path) -> Path:
         parts.append(_note("no evals.jsonl (evaluation only at the end of training)"))
     body.append(_section("evals", "Evaluations over training", parts))
 
+    body.append(_section("health", "Training health", [_health_table(rows)]))
+
     # Diagnostics.
     parts = []
     for title, keys in _diagnostic_groups(rows):
@@ -299,6 +302,26 @@ def write_report(run_dir: str | Path) -> Path:
     index = out / "index.html"
     index.write_text(_page(f"stablegan report: {run_dir.resolve().name}", body), encoding="utf-8")
     return index
+
+
+def _health_table(rows: Rows) -> str:
+    """The alarms that fired (rows' ``health/<name>`` keys): step, alarm, figure, advice."""
+    from stablegan.training.health import ALARMS
+
+    fired = [(r.get("step"), k[7:], r) for r in rows if "phase" not in r
+             for k in r if k.startswith("health/")]
+    if not fired:
+        return _note("no training-health alarm fired")
+    lines = ['<table><tr><th>step</th><th class="k">alarm</th><th class="k">figure</th>'
+             '<th class="k">advice</th></tr>']
+    for step, name, row in fired:
+        alarm = ALARMS.get(name)
+        figure = (f"{alarm.reads} = {_fmt(row[alarm.reads])}"
+                  if alarm and alarm.reads in row else "")
+        lines.append(f'<tr><td>{_fmt(step)}</td><td class="k">{_e(name)}</td>'
+                     f'<td class="k">{figure}</td>'
+                     f'<td class="k">{_e(alarm.advice if alarm else "")}</td></tr>')
+    return "\n".join(lines) + "</table>"
 
 
 def _eval_table(path: Path) -> str:

@@ -130,7 +130,8 @@ def check_device(name: str) -> torch.device:
 
 
 # config keys that may change between a checkpoint and its resume without --force
-RESUME_IGNORED_KEYS = ("steps", "description", "log.progress", "log.tensorboard")
+# (health.*: alarms only watch the run, they never change its trajectory)
+RESUME_IGNORED_KEYS = ("steps", "description", "log.progress", "log.tensorboard", "health")
 
 
 class TrainerState:
@@ -147,6 +148,7 @@ class TrainerState:
     rollbacks: int
     best: dict[str, Any]
     loss_var: dict[str, Any]
+    health: Any
     device: Any
     _writer: Any
     _last_good: dict[str, Any] | None
@@ -168,6 +170,7 @@ class TrainerState:
             "rng": rng_state(),
             "best": dict(self.best),
             "loss_var": {k: v.state() for k, v in self.loss_var.items()},
+            "health": self.health.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -215,6 +218,7 @@ class TrainerState:
         self.loss_var = {}
         for k, v in state.get("loss_var", {}).items():
             self._variance(k).load(v)
+        self.health.load_state_dict(state.get("health", {}))
 
     @property
     def checkpoint_path(self) -> Path | None:
@@ -238,7 +242,9 @@ class TrainerState:
             raise ConfigError("resume needs a run directory", hint="pass --out DIR")
         state, _, warnings = load_latest(self.checkpoint_path, map_location=self.device)
         changes = diff(state.get("config") or {}, self.cfg.to_dict())
-        changes = [c for c in changes if c.split(":", 1)[0] not in RESUME_IGNORED_KEYS]
+        changes = [c for c in changes
+                   if not c.split(":", 1)[0].startswith(tuple(k + "." for k in RESUME_IGNORED_KEYS))
+                   and c.split(":", 1)[0] not in RESUME_IGNORED_KEYS]
         if state.get("code_version") != __version__:
             changes.append(f"stablegan version: {state.get('code_version')} -> {__version__}")
         if changes and not force:

@@ -25,6 +25,7 @@ atomically; a write that fails leaves what is on disk intact and stops with a on
 
 from __future__ import annotations
 
+import shlex
 import signal
 import sys
 import time
@@ -35,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from stablegan.config import Config
-from stablegan.errors import StableganError
+from stablegan.errors import HealthError, StableganError
 from stablegan.methods import GANMethod, NonFiniteError, build_method
 from stablegan.tasks import task_for
 from stablegan.training.faults import Safeguards
@@ -44,6 +45,7 @@ from stablegan.training.fsutil import (
     atomic_write,
     describe_os_error,
 )
+from stablegan.training.health import HealthMonitor, format_alarm, spread_ratio
 from stablegan.training.logging import JsonlWriter, RollingVariance, TensorBoard
 from stablegan.training.phases import Phase
 from stablegan.training.rundir import (
@@ -100,6 +102,7 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
         self.loss_var: dict[str, RollingVariance] = {}
         self.history: list[dict[str, Any]] = []  # the logged rows of this process
         self.last_eval: dict[str, Any] | None = None
+        self.health = HealthMonitor(cfg.health, cfg.data.batch_size)
         gen = torch.Generator().manual_seed(cfg.seed + SAMPLE_SEED_OFFSET)
         self.fixed_z = self.task.prior(self.task.n_display, self.method.latent_dim,
                                        generator=gen).to(self.device)
@@ -216,7 +219,8 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
             self.phase_steps[phase.name] = index + 1
         done = index + 1 == phase.steps
         row = self._log_row(phase, stats, time.perf_counter() - t0)
-        if diag_now or done:
+        alarms = self._health_check(row) if phase.adversarial else []
+        if diag_now or done or alarms:
             self.history.append(row)
             if self._writer:
                 self._writer.write(row)
@@ -229,12 +233,42 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
         stop = self._after_adversarial_step(done) if phase.adversarial else False
         every = (cfg.log.checkpoint_every or max(1, phase.steps // 10)) if phase.adversarial \
             else max(1, phase.steps // 10)
-        if (index + 1) % every == 0 or done or stop or self._signal is not None:
+        failed = next((a for a in alarms if self.health.stops(a["alarm"])), None)
+        if (index + 1) % every == 0 or done or stop or failed or self._signal is not None:
             self._save_or_diverge()
         if self._signal is not None:
             raise Interrupted(self._signal, self.out_dir, step=index + 1,
                               phase=None if phase.adversarial else phase.name)
+        if failed:
+            raise self._health_error(failed)
         return stop
+
+    def _health_check(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        """Training-health alarms on this row (``stablegan.training.health``), each printed
+        once and flagged in the row as ``health/<name>: 1``."""
+        if not self.health.enabled:
+            return []
+        if self.step % self.health.every(self._phases[-1].steps) == 0:
+            ratio = spread_ratio(self.health, self.method.G, self.fixed_z, self.task, self.data)
+            if ratio is not None:
+                row["samples/spread_ratio"] = ratio
+        alarms = self.health.check(row)
+        for a in alarms:
+            row[f"health/{a['alarm']}"] = 1
+            print(format_alarm(a), file=sys.stderr)
+        return alarms
+
+    def _health_error(self, a: dict[str, Any]) -> HealthError:
+        """The stop of an alarm in ``health.fail_on`` (raised after the checkpoint is saved)."""
+        fix = f"remove '{a['alarm']}' from health.fail_on; {a['advice']}"
+        saved = ""
+        if self.out_dir is not None:
+            saved = f"; checkpoint saved to {self.out_dir}"
+            fix = (f"resume with: stablegan train --out {shlex.quote(str(self.out_dir))} --resume "
+                   f"(the alarm does not fire again), or {fix}")
+        return HealthError(f"health alarm {a['alarm']} at step {a['step']}: {a['reads']} "
+                           f"{a['figure']:.4g} (threshold {a['threshold']:.4g}){saved}",
+                           hint=fix, alarm=a)
 
     def _after_adversarial_step(self, done: bool) -> bool:
         """EMA, the early look at samples, sample files and periodic evaluation."""

@@ -1,0 +1,227 @@
+"""Training-health alarms: cheap checks on the metrics rows that warn when a run goes bad.
+
+Each :class:`Alarm` reads a key the trainer already logs (floats already on the CPU: no extra
+device sync) and fires at most once per run::
+
+    ess_collapse          weights/ess / batch size < health.ess_fraction
+    ratio_mean            ratio/mean outside [health.ratio_min, health.ratio_max]
+    ratio_std             ratio/std > health.ratio_std
+    classifier_saturated  classifier/accuracy >= health.accuracy for health.accuracy_rows rows
+    loss_var_spike        loss_var/d > health.spike_factor x its median over the last
+    grad_spike            grad/d_fake_norm   health.spike_window rows (after health.burn_in)
+    diversity_collapse    samples/spread_ratio < health.diversity (after health.burn_in)
+
+``samples/spread_ratio`` is the only figure the monitor needs a forward pass for: the mean
+per-dimension standard deviation of the generator's outputs on the trainer's fixed noise over the
+same figure of the real data, computed every ``health.every`` iterations (:func:`spread_ratio`).
+The discriminator has no alarm of its own: ``critic/real`` and ``critic/fake`` are mean scores
+whose scale depends on the loss (logits, Wasserstein values), not an accuracy.
+
+The :class:`HealthMonitor` state (alarms fired, running windows) goes into the checkpoint, so a
+resumed run neither fires an alarm again nor forgets its windows.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from stablegan.config import HEALTH_ALARMS, HealthConfig
+
+Row = dict[str, Any]
+# (figure, threshold) when the alarm's condition holds on this row, else None
+Test = Callable[["HealthMonitor", Row], "tuple[float, float] | None"]
+
+
+@dataclass(frozen=True)
+class Alarm:
+    name: str
+    reads: str  # the metrics key it watches
+    threshold: str  # the health.* key holding its threshold
+    advice: str
+    test: Test
+
+
+ALARMS: dict[str, Alarm] = {}
+
+
+def _alarm(name: str, reads: str, threshold: str, advice: str) -> Callable[[Test], Test]:
+    def register(test: Test) -> Test:
+        ALARMS[name] = Alarm(name, reads, threshold, advice, test)
+        return test
+    return register
+
+
+def _number(row: Row, key: str) -> float | None:
+    v = row.get(key)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+@_alarm("ess_collapse", "weights/ess", "ess_fraction",
+        "the importance weights put (almost) all mass on a few fakes; raise "
+        "variational.temperature or lower the critic's learning rate (optim.d_lr)")
+def _ess(mon: HealthMonitor, row: Row) -> tuple[float, float] | None:
+    ess = _number(row, "weights/ess")
+    if ess is None:
+        return None
+    frac, t = ess / mon.batch_size, mon.cfg.ess_fraction
+    return None if frac >= t else (frac, t)
+
+
+@_alarm("ratio_mean", "ratio/mean", "ratio_min",
+        "the generator's probability ratio left its trust region; lower optim.g_lr or "
+        "variational.eps, or train the ratio classifier more (variational.classifier_warmup)")
+def _ratio_mean(mon: HealthMonitor, row: Row) -> tuple[float, float] | None:
+    r = _number(row, "ratio/mean")
+    lo, hi = mon.cfg.ratio_min, mon.cfg.ratio_max
+    if r is None or lo <= r <= hi:
+        return None
+    return r, (lo if r < lo else hi)
+
+
+@_alarm("ratio_std", "ratio/std", "ratio_std",
+        "a few samples carry enormous probability ratios; lower optim.g_lr or variational.eps")
+def _ratio_std(mon: HealthMonitor, row: Row) -> tuple[float, float] | None:
+    s = _number(row, "ratio/std")
+    return None if s is None or s <= mon.cfg.ratio_std else (s, mon.cfg.ratio_std)
+
+
+@_alarm("classifier_saturated", "classifier/accuracy", "accuracy",
+        "the ratio classifier separates old and new fakes perfectly, so its ratio is "
+        "meaningless; lower optim.c_lr or optim.g_lr")
+def _classifier(mon: HealthMonitor, row: Row) -> tuple[float, float] | None:
+    acc = _number(row, "classifier/accuracy")
+    if acc is None:
+        return None
+    mon.accuracy_run = mon.accuracy_run + 1 if acc >= mon.cfg.accuracy else 0
+    return (acc, mon.cfg.accuracy) if mon.accuracy_run >= mon.cfg.accuracy_rows else None
+
+
+def _spike(mon: HealthMonitor, row: Row, key: str) -> tuple[float, float] | None:
+    v = _number(row, key)
+    if v is None:
+        return None
+    window = mon.windows.setdefault(key, deque(maxlen=mon.cfg.spike_window))
+    fired = None
+    if int(row.get("step", 0)) > mon.cfg.burn_in and len(window) >= max(2, window.maxlen // 2):
+        median = statistics.median(window)
+        if median > 0 and (v > mon.cfg.spike_factor * median or math.isnan(v)):
+            fired = (v, mon.cfg.spike_factor * median)
+    if math.isfinite(v):
+        window.append(v)
+    return fired
+
+
+@_alarm("loss_var_spike", "loss_var/d", "spike_factor",
+        "the critic's loss became erratic; lower optim.d_lr, add a gradient penalty or use "
+        "optim.grad_clip")
+def _loss_var(mon: HealthMonitor, row: Row) -> tuple[float, float] | None:
+    return _spike(mon, row, "loss_var/d")
+
+
+@_alarm("grad_spike", "grad/d_fake_norm", "spike_factor",
+        "the critic's gradient on fakes exploded; add or raise the gradient penalty "
+        "(lipschitz.gradient_penalty.weight) or lower optim.d_lr")
+def _grad(mon: HealthMonitor, row: Row) -> tuple[float, float] | None:
+    return _spike(mon, row, "grad/d_fake_norm")
+
+
+@_alarm("diversity_collapse", "samples/spread_ratio", "diversity",
+        "the generator's samples collapsed to a few points (mode collapse); try a gradient "
+        "penalty, minibatch features (model.minibatch_stddev) or a lower optim.g_lr")
+def _diversity(mon: HealthMonitor, row: Row) -> tuple[float, float] | None:
+    s = _number(row, "samples/spread_ratio")
+    if int(row.get("step", 0)) <= mon.cfg.burn_in:  # an untrained generator is narrow
+        return None
+    return None if s is None or s >= mon.cfg.diversity else (s, mon.cfg.diversity)
+
+
+assert tuple(ALARMS) == HEALTH_ALARMS, "config.HEALTH_ALARMS must list the registered alarms"
+
+
+def format_alarm(a: dict[str, Any]) -> str:
+    """``warning: health: <name> at step N: <figure> (threshold T); <advice>``."""
+    return (f"warning: health: {a['alarm']} at step {a['step']}: {a['reads']} "
+            f"{a['figure']:.4g} (threshold {a['threshold']:.4g}); {a['advice']}")
+
+
+class HealthMonitor:
+    """Feed it every adversarial metrics row; :meth:`check` returns the alarms that fired on it
+    (each at most once per run)."""
+
+    def __init__(self, cfg: HealthConfig, batch_size: int) -> None:
+        self.cfg = cfg
+        self.batch_size = batch_size
+        self.fired: dict[str, int] = {}  # alarm -> step it fired at
+        self.accuracy_run = 0
+        self.windows: dict[str, deque[float]] = {}
+        self.real_spread: float | None = None  # cached by spread_ratio (not state)
+
+    @property
+    def enabled(self) -> bool:
+        return self.cfg.enabled
+
+    def every(self, total_steps: int) -> int:
+        return self.cfg.every or max(1, total_steps // 20)
+
+    def stops(self, name: str) -> bool:
+        return "all" in self.cfg.fail_on or name in self.cfg.fail_on
+
+    def check(self, row: Row) -> list[dict[str, Any]]:
+        if not self.cfg.enabled:
+            return []
+        out = []
+        for alarm in ALARMS.values():
+            result = alarm.test(self, row)  # every test runs: they keep running state
+            if result is None or alarm.name in self.fired:
+                continue
+            step = int(row.get("step", 0))
+            self.fired[alarm.name] = step
+            out.append({"step": step, "alarm": alarm.name, "reads": alarm.reads,
+                        "figure": result[0], "threshold": result[1], "advice": alarm.advice})
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"fired": dict(self.fired), "accuracy_run": self.accuracy_run,
+                "windows": {k: list(v) for k, v in self.windows.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.fired = {str(k): int(v) for k, v in state.get("fired", {}).items()}
+        self.accuracy_run = int(state.get("accuracy_run", 0))
+        self.windows = {str(k): deque((float(x) for x in v), maxlen=self.cfg.spike_window)
+                        for k, v in state.get("windows", {}).items()}
+
+
+def _spread(x: Tensor) -> float | None:
+    if not x.is_floating_point() or x.shape[0] < 2:
+        return None
+    return float(x.flatten(1).std(0).mean())
+
+
+@torch.no_grad()
+def spread_ratio(monitor: HealthMonitor, G: nn.Module, z: Tensor, task: Any,
+                 data: Any) -> float | None:
+    """Spread of ``G(z)`` (G in eval mode, the global RNG left as it was) over the real data's
+    spread; None for non-float outputs (token ids), a shape mismatch or constant reals."""
+    was, rng = G.training, torch.get_rng_state()
+    G.eval()
+    try:
+        fake = task.to_eval(G(z))
+    finally:
+        G.train(was)
+        torch.set_rng_state(rng)
+    if monitor.real_spread is None:
+        reals = data.reals(max(256, z.shape[0]))
+        same = reals.shape[1:] == fake.shape[1:]
+        monitor.real_spread = (_spread(reals) or 0.0) if same else 0.0
+    s = _spread(fake)
+    if s is None or not monitor.real_spread:
+        return None
+    return s / monitor.real_spread
