@@ -192,6 +192,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     x = trainer.sample(args.n)
     trainer.task.render(x, out, title=f"{args.n} samples, step {trainer.step}")
+    for line in trainer.task.sample_lines(x) or []:
+        print(line)
     print(out)
     return 0
 

@@ -86,6 +86,9 @@ class PretrainConfig:
 
     steps: int = 0  # minibatch steps of teacher-forced maximum likelihood; 0 = none
     lr: float = 1e-2  # Adam learning rate (RelGAN: 1e-2)
+    # start G from the generator of another run's checkpoint (a .pt file or a run directory,
+    # e.g. one pre-trained generator shared by every adversarial method); the data must match
+    init_from: str | None = None
 
 
 @dataclass
@@ -551,7 +554,9 @@ def validate(cfg: Config) -> None:
 
 def _validate_run(cfg: Config) -> None:
     """steps, seed, device"""
-    _check(cfg.steps >= 1, "steps", f"must be at least 1, got {cfg.steps}")
+    _check(cfg.steps >= 1 or (cfg.steps == 0 and cfg.pretrain.steps > 0), "steps",
+           f"must be at least 1 (0 only with pretrain.steps > 0: maximum likelihood alone), "
+           f"got {cfg.steps}")
     _check(cfg.seed >= 0, "seed", f"must be >= 0, got {cfg.seed}")
     _check(cfg.device in ("cpu", "cuda") or cfg.device.startswith("cuda:"), "device",
            f"must be cpu, cuda or cuda:N, got '{cfg.device}'")

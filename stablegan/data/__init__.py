@@ -12,7 +12,7 @@ from collections.abc import Callable
 from stablegan.config import DataConfig
 from stablegan.data.base import DataSource, FiniteSource, too_small_error
 from stablegan.data.folder import image_folder
-from stablegan.data.oracle import oracle
+from stablegan.data.oracle import oracle as oracle_source
 from stablegan.data.tensorfile import tensor_source
 from stablegan.data.text import TEXT_SOURCES
 from stablegan.data.toy import GaussianMixture, grid, ring
@@ -27,7 +27,7 @@ SOURCES: dict[str, Callable[[DataConfig, int], DataSource]] = {
     "cifar10": cifar10,
     "image-folder": image_folder,
     "tensor": tensor_source,
-    "oracle": oracle,  # data.path: where the oracle's samples are cached
+    "oracle": oracle_source,  # data.path: where the oracle's samples are cached
     **TEXT_SOURCES,
 }
 # the data names whose factory reads data.path; build_data refuses data.path for the others

@@ -271,9 +271,10 @@ def write_report(run_dir: str | Path) -> Path:
             f"<figure>{_img(f'samples/{src.name}', f'samples at step {step}')}"
             f"<figcaption>step {step}</figcaption></figure>"
         )
+    texts = _sample_texts(run_dir)
     parts = (
-        [f'<div class="strip">{"".join(figures)}</div>']
-        if figures
+        [f'<div class="strip">{"".join(figures)}</div>'] if figures
+        else texts if texts
         else [_note("no sample grids in samples/")]
     )
     body.append(_section("samples", "Samples over training (fixed noise)", parts))
@@ -302,6 +303,16 @@ def write_report(run_dir: str | Path) -> Path:
     index = out / "index.html"
     index.write_text(_page(f"stablegan report: {run_dir.resolve().name}", body), encoding="utf-8")
     return index
+
+
+def _sample_texts(run_dir: Path, last: int = 4) -> list[str]:
+    """Sentence samples (``samples/*.txt``, text runs): the last ``last`` files, one block each."""
+    files = sorted((run_dir / "samples").glob("*.txt"), key=lambda p: p.stat().st_mtime)
+    parts = []
+    for path in files[-last:]:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        parts.append(f"<h3>{_e(path.stem)}</h3><pre>{_e(text)}</pre>")
+    return parts
 
 
 def _health_table(rows: Rows) -> str:
@@ -333,10 +344,16 @@ def _eval_table(path: Path) -> str:
         return _note("eval.json is not valid JSON")
     if not isinstance(data, Mapping) or not data:
         return _note("eval.json holds no metrics")
+    sentences = data.get("samples") if isinstance(data.get("samples"), list) else None
     rows = "".join(
         f'<tr><td class="k">{_e(k)}</td><td>{_fmt(v)}</td></tr>' for k, v in _flatten(data).items()
+        if k != "samples"
     )
-    return f'<table><tr><th class="k">metric</th><th>value</th></tr>{rows}</table>'
+    table = f'<table><tr><th class="k">metric</th><th>value</th></tr>{rows}</table>'
+    if sentences:  # text runs: the final generator's sentences beside the numbers
+        table += ("<h3>Generated sentences (final generator)</h3><pre>"
+                  + _e("\n".join(str(x) for x in sentences)) + "</pre>")
+    return table
 
 
 def _load_summary(compare_dir: Path) -> dict[str, Any]:

@@ -121,6 +121,10 @@ class Task:
         """Write ``samples`` (evaluation form) for a person to look at."""
         raise NotImplementedError(f"task '{self.name}' cannot render samples")
 
+    def sample_lines(self, samples: Tensor) -> list[str] | None:
+        """Samples as lines of text for a terminal or a report (text), or None."""
+        return None
+
     # ------------------------------------------------------------------ evaluation
     def eval_sets(self, sampler: Sampler, n: int) -> EvalSets:
         """``m`` fakes and two disjoint real sets of ``m`` (reference, floor), plus held-out reals.

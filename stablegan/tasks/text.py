@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -144,9 +143,8 @@ class TextTask(Task):
         text = "\n".join(self.data.decode(self.to_eval(samples))) + "\n"
         Path(path).write_text(text, encoding="utf-8")
 
-    def print_samples(self, samples: Tensor, file: Any = sys.stdout) -> None:
-        for line in self.data.decode(self.to_eval(samples)):
-            print(line, file=file)
+    def sample_lines(self, samples: Tensor) -> list[str] | None:
+        return self.data.decode(self.to_eval(samples))
 
     # ------------------------------------------------------------------ evaluation
     def default_metrics(self, ecfg: Any) -> list[str]:

@@ -102,6 +102,31 @@ def load_module(net: nn.Module, state: dict[str, Tensor], name: str) -> None:
     net.load_state_dict(state)
 
 
+def init_generator(generator: nn.Module, cfg: Any, data: Any) -> None:
+    """Load G's weights from ``cfg.pretrain.init_from`` (a checkpoint or a run directory),
+    refusing a checkpoint trained on other data."""
+    from stablegan.training.checkpoint import load_checkpoint
+
+    path = Path(cfg.pretrain.init_from).expanduser()
+    if path.is_dir():
+        path = path / "checkpoints" / "last.pt"
+    if not path.is_file():
+        raise ConfigError(f"pretrain.init_from: no checkpoint at {path}",
+                          hint="give a checkpoint file or the --out directory of a run")
+    state = load_checkpoint(path)
+    saved = dict((state.get("config") or {}).get("data") or {})
+    ours = {k: v for k, v in cfg.data.__dict__.items() if k != "batch_size"}
+    changed = sorted(k for k in ours if k in saved and saved[k] != ours[k])
+    if changed or tuple(state.get("sample_shape") or ()) != tuple(data.sample_shape):
+        what = ", ".join(f"data.{k}: {saved[k]!r} there, {ours[k]!r} here" for k in changed)
+        raise ConfigError(f"pretrain.init_from: {path} was trained on other data"
+                          + (f" ({what})" if what else ""),
+                          hint="start from a run on the same data (data.* settings)")
+    if "G" not in state.get("networks", {}):
+        raise CheckpointError(f"pretrain.init_from: {path} holds no generator")
+    load_module(generator, state["networks"]["G"], "G")
+
+
 def detached_copy(state: Any) -> Any:
     if isinstance(state, Tensor):
         return state.detach().clone()

@@ -59,6 +59,7 @@ from stablegan.training.state import (
     TrainerState,
     check_device,
     first_nonfinite,
+    init_generator,
     seed_everything,
 )
 from stablegan.tricks import ExponentialMovingAverage
@@ -92,6 +93,8 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
         self.device = check_device(cfg.device)
         self.method: GANMethod = build_method(cfg, generator, discriminator, self.task,
                                               self.device, classifier)
+        if cfg.pretrain.init_from:
+            init_generator(self.method.G, cfg, self.data)
         self.ema = (ExponentialMovingAverage(self.method.G, cfg.ema.decay, cfg.ema.start)
                     if cfg.ema.decay > 0 else None)
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -231,6 +234,9 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
         bar.set_postfix({k.split("/")[1]: f"{row[k]:.3f}" for k in self._loss_keys(row)},
                         refresh=False)
         stop = self._after_adversarial_step(done) if phase.adversarial else False
+        if done and not phase.adversarial and self.out_dir is not None:  # what the phase made
+            name = f"{phase.name}_step_{index + 1:06d}{self.task.sample_suffix}"
+            self.save_samples(self.out_dir / "samples" / name)
         every = (cfg.log.checkpoint_every or max(1, phase.steps // 10)) if phase.adversarial \
             else max(1, phase.steps // 10)
         failed = next((a for a in alarms if self.health.stops(a["alarm"])), None)
