@@ -138,3 +138,43 @@ def test_unknown_text_metric_and_image_metric_on_text_fail_before_training(oracl
         Trainer.from_config(oracle_cfg("eval.metrics=[fid]")).fit()
     with pytest.raises(ConfigError, match="did you mean 'bleu'"):
         from_dict({"data": {"name": "oracle"}, "eval": {"metrics": ["bleuu"]}})
+
+
+def test_cli_text_run_sample_prints_sentences_eval_and_report(oracle_cfg, tmp_path, capsys):
+    from stablegan.cli import main
+
+    run = tmp_path / "run"
+    args = ["train", "--recipe", "oracle", "--out", str(run), "--steps", "1"]
+    for item in [*TINY, "pretrain.steps=1"]:
+        args += ["--set", item]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(["sample", "--run", str(run), "--n", "4"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5 and lines[-1].endswith("sample.txt")
+    assert all(len(line.split()) == 6 for line in lines[:4])  # 4 sentences of max_len words
+    assert (run / "samples" / "sample.txt").read_text().splitlines() == lines[:4]
+    assert main(["eval", "--run", str(run), "--n", "40"]) == 0
+    result = json.loads((run / "eval.json").read_text())
+    assert "bleu2" in result and "nll_gen" in result and len(result["samples"]) == 10
+    assert main(["report", "--run", str(run)]) == 0
+    html = (run / "report" / "index.html").read_text()
+    assert "Generated sentences" in html and result["samples"][0] in html
+
+
+def test_cli_empty_corpus_and_bad_bytes_exit_2_before_training(tmp_path, capsys):
+    from stablegan.cli import main
+
+    (tmp_path / "train.txt").write_text("\n\n")
+    (tmp_path / "test.txt").write_text("a caption\n")
+    assert main(["train", "--recipe", "coco", "--set", f"data.path={tmp_path}",
+                 "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "holds no sentences" in err and "Traceback" not in err
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"a good line\n\xff\xfe bad bytes\n")
+    assert main(["train", "--recipe", "text-file", "--set", f"data.path={bad}",
+                 "--out", str(tmp_path / "run2")]) == 2
+    err = capsys.readouterr().err
+    assert "line 2" in err and "data.text_errors=replace" in err
+    assert not (tmp_path / "run2" / "checkpoints").exists()
