@@ -46,9 +46,14 @@ for spec in sys.argv[2:]:
     b, n = out / "base" / name, out / "new" / name
     rb, rn = rows(b / "metrics.jsonl"), rows(n / "metrics.jsonl")
     diffs, added = [], set()
-    if len(rb) != len(rn):
-        diffs.append(f"{len(rb)} vs {len(rn)} rows")
-    for x, y in zip(rb, rn):
+    # rows matched by (phase, step): the new tree may log extra rows (a health alarm's row)
+    by_step = {(r.get("phase"), r.get("step")): r for r in rn}
+    extra = sorted(set(by_step) - {(r.get("phase"), r.get("step")) for r in rb}, key=str)
+    for x in rb:
+        y = by_step.get((x.get("phase"), x.get("step")))
+        if y is None:
+            diffs.append(f"step {x.get('step')}: row missing")
+            continue
         added |= set(y) - set(x)
         for k in x:
             if k != "time/sec" and x[k] != y.get(k, "<missing>"):
@@ -65,7 +70,8 @@ for spec in sys.argv[2:]:
             diffs.append(f"{f} differs")
     keys = len(rb[0]) if rb else 0
     status = "identical" if not diffs else f"DIFFERENT ({len(diffs)}): " + "; ".join(diffs[:5])
-    extra = f"; keys added: {sorted(added)}" if added else ""
+    extra = (f"; keys added: {sorted(added)}" if added else "") + (
+        f"; extra rows at steps {[st for _, st in extra]}" if extra else "")
     print(f"{name}: {len(rb)} rows x {keys} keys, eval.json {len(eb)} keys: {status}{extra}")
     bad += bool(diffs)
 sys.exit(1 if bad else 0)

@@ -155,3 +155,26 @@ def user_modules() -> tuple[type[UserGenerator], type[UserDiscriminator]]:
 @pytest.fixture
 def states_identical() -> Callable[[object, object], None]:
     return assert_states_identical
+
+
+# ---------------------------------------------------------------------------------------------
+# the project's shared data (../shared/data beside the checkout): read there, never copied
+# ---------------------------------------------------------------------------------------------
+def shared_data_dir() -> Path | None:
+    """``$STABLEGAN_SHARED_DATA`` (or ``$STABLEGAN_SHARED``/data), else ``shared/data`` beside
+    the checkout or any folder above it (a git worktree sits deeper than the main checkout)."""
+    roots = []
+    for env, sub in (("STABLEGAN_SHARED_DATA", ""), ("STABLEGAN_SHARED", "data")):
+        if os.environ.get(env):
+            roots.append(Path(os.environ[env]) / sub)
+    repo = Path(__file__).resolve().parents[1]
+    roots += [parent / "shared" / "data" for parent in repo.parents]
+    return next((r for r in roots if (r / "text").is_dir()), None)
+
+
+def shared_file(rel: str) -> Path:
+    """A file under the shared data folder; skips the calling test when it is absent."""
+    root = shared_data_dir()
+    if root is None or not (root / rel).is_file():
+        pytest.skip(f"shared data file {rel} not found (set STABLEGAN_SHARED_DATA)")
+    return root / rel

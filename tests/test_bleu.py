@@ -10,7 +10,6 @@ present.
 from __future__ import annotations
 
 import ast
-import os
 import warnings
 from pathlib import Path
 
@@ -18,6 +17,8 @@ import numpy as np
 import pytest
 
 nltk_bleu = pytest.importorskip("nltk.translate.bleu_score")
+
+from conftest import shared_file  # noqa: E402
 
 from stablegan.errors import ConfigError, DataError  # noqa: E402
 from stablegan.metrics import bleu as bleu_module  # noqa: E402
@@ -363,26 +364,8 @@ def test_module_does_not_import_nltk():
 # --------------------------------------------------------------------------- Image COCO
 
 
-def shared_data_dir() -> Path | None:
-    """``$STABLEGAN_SHARED`` (the ``shared`` folder or its ``data``), else ``shared/data`` beside
-    the checkout or above it (a git worktree sits deeper than the main checkout)."""
-    candidates = []
-    env = os.environ.get("STABLEGAN_SHARED")
-    if env:
-        candidates += [Path(env) / "data", Path(env)]
-    repo = Path(__file__).resolve().parents[1]
-    candidates += [parent / "shared" / "data" for parent in repo.parents]
-    for c in candidates:
-        if (c / "text").is_dir():
-            return c
-    return None
-
-
 def coco(split: str, n: int) -> list[list[str]]:
-    shared = shared_data_dir()
-    path = None if shared is None else shared / "text" / "coco" / f"{split}.txt"
-    if path is None or not path.is_file():
-        pytest.skip("Image COCO text not found (shared/data/text/coco; set STABLEGAN_SHARED)")
+    path = shared_file(f"text/coco/{split}.txt")
     from nltk.tokenize import word_tokenize
 
     with path.open(encoding="utf-8") as f:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import functools
 import io
 import json
-import os
 import urllib.error
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from conftest import shared_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -33,44 +33,11 @@ from stablegan.data.text import (
 from stablegan.data.tokenizer import ABBREVIATIONS, split_sentences, tokenize, treebank_tokenize
 from stablegan.errors import ConfigError, DataError
 
-REPO = Path(__file__).resolve().parents[1]
-
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
 
 
-def _main_checkout(repo: Path) -> Path | None:
-    """The main checkout of a git worktree (``.git`` is a file ``gitdir: <main>/.git/...``)."""
-    dot_git = repo / ".git"
-    if not dot_git.is_file():
-        return None
-    line = dot_git.read_text(encoding="utf-8").strip()
-    if not line.startswith("gitdir:"):
-        return None
-    gitdir = Path(line.split(":", 1)[1].strip())
-    common = gitdir / "commondir"
-    git = (gitdir / common.read_text().strip()).resolve() if common.is_file() else gitdir
-    return git.parent
-
-
-def shared_data() -> Path | None:
-    """``$STABLEGAN_SHARED_DATA``, else ``<repo>/../shared/data`` (for a worktree also beside
-    its main checkout), else None."""
-    env = os.environ.get("STABLEGAN_SHARED_DATA")
-    roots = [Path(env)] if env else []
-    for repo in (REPO, _main_checkout(REPO)):
-        if repo is not None:
-            roots.append(repo.parent / "shared" / "data")
-    return next((r for r in roots if (r / "text").is_dir()), None)
-
-
-def shared_file(rel: str) -> Path:
-    """A file under the shared data folder; skips the test when it is absent."""
-    root = shared_data()
-    if root is None or not (root / rel).is_file():
-        pytest.skip(f"shared data file {rel} not found (set STABLEGAN_SHARED_DATA)")
-    return root / rel
 
 
 def corpus_lines(path: Path, limit: int | None = None) -> list[str]:
@@ -545,7 +512,7 @@ def test_emnlp_offline_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     def offline(url: str, timeout: float = 0) -> None:
         raise urllib.error.URLError("no network")
 
-    monkeypatch.setattr(news.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     with pytest.raises(DataError, match="could not download https://") as err:
         TEXT_SOURCES["emnlp-news"](data_cfg(tmp_path, download=True), 0)
     assert news.URLS["emnlp_news.txt"] in err.value.message and "no network" in err.value.message
@@ -563,7 +530,7 @@ def test_emnlp_download_writes_files_atomically(tmp_path: Path,
         seen.append(url)
         return io.BytesIO(served[url])
 
-    monkeypatch.setattr(news.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
     s = TEXT_SOURCES["emnlp-news"](data_cfg(tmp_path, download=True), 0)
     assert s.name == "emnlp-news" and s.size == 32 and len(s.sentences("holdout")) == 3
     assert seen == list(served)
@@ -580,7 +547,7 @@ def test_emnlp_reads_local_files_in_both_layouts(tmp_path: Path,
     def no_network(url: str, timeout: float = 0) -> None:
         raise AssertionError("the network was used")
 
-    monkeypatch.setattr(news.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
     write(tmp_path / "a" / "emnlp_news.txt", "\n".join(TRAIN))
     write(tmp_path / "a" / "testdata" / "test_emnlp.txt", "\n".join(TEST))
     write(tmp_path / "b" / "emnlp_news.txt", "\n".join(TRAIN))

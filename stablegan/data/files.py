@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import importlib
 import io
 import os
@@ -38,30 +39,51 @@ def md5sum(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def fetch_url(url: str, dest: Path, timeout: float = 60.0,
+              verify: Callable[[Path], str | None] | None = None) -> Path:
+    """Download ``url`` to ``dest`` through a temporary file in the same folder, renamed into
+    place only when complete and when ``verify(tmp)`` finds nothing wrong (it returns the
+    problem, or None). DataError naming the URL and ``dest`` on any failure."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            while block := resp.read(1 << 20):
+                out.write(block)
+        problem = verify(tmp) if verify is not None else None
+        if problem:
+            raise DataError(f"{url}: {problem}",
+                            hint=f"download the file yourself and put it at {dest}")
+        os.replace(tmp, dest)
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
+        reason = getattr(err, "reason", None) or err
+        raise DataError(
+            f"could not download {url}: {reason}".splitlines()[0],
+            hint=f"check the internet connection, or download the file elsewhere and put it at "
+            f"{dest}",
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
 def download(urls: list[str], dest: Path, md5: str, timeout: float = 60.0) -> Path:
     """Fetch the first reachable of ``urls`` to ``dest`` (atomically) and verify its md5.
 
     Raises DataError when every URL fails or a download has the wrong checksum.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
+
+    def check(tmp: Path) -> str | None:
+        got = md5sum(tmp)
+        return None if got == md5 else f"md5 {got} != expected {md5}"
+
     for url in urls:
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
-        tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-                while block := resp.read(1 << 20):
-                    out.write(block)
-            got = md5sum(tmp)
-            if got != md5:
-                errors.append(f"{url}: md5 {got} != expected {md5}")
-                continue
-            os.replace(tmp, dest)
-            return dest
-        except (urllib.error.URLError, OSError, ValueError) as err:
-            errors.append(f"{url}: {err}")
-        finally:
-            tmp.unlink(missing_ok=True)
+            return fetch_url(url, dest, timeout, check)
+        except DataError as err:
+            errors.append(err.message)
     raise DataError(
         f"could not download {dest.name}: {'; '.join(errors)}",
         hint=f"check the internet connection, or put the file at {dest} yourself",

@@ -10,13 +10,9 @@ file).
 
 from __future__ import annotations
 
-import http.client
-import os
-import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+from stablegan.data.files import fetch_url
 from stablegan.errors import DataError
 
 __all__ = ["DEFAULT_ROOT", "TEST_NAMES", "TRAIN_NAMES", "URLS", "fetch", "locate"]
@@ -38,29 +34,11 @@ URLS = {
 
 
 def fetch(url: str, dest: Path, timeout: float = 60.0) -> Path:
-    """Download ``url`` to ``dest`` through a temporary file in the same folder, renamed into
-    place only when complete and non-empty. DataError (naming the URL and ``dest``) on failure."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            while block := resp.read(1 << 20):
-                out.write(block)
-        if tmp.stat().st_size == 0:
-            raise DataError(f"downloading {url} gave an empty file",
-                            hint=f"download it yourself and put it at {dest}")
-        os.replace(tmp, dest)
-    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
-        reason = getattr(err, "reason", None) or err
-        raise DataError(
-            f"could not download {url}: {reason}".splitlines()[0],
-            hint=f"check the internet connection, or download the file elsewhere and put it at "
-            f"{dest}",
-        ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest
+    """Download ``url`` to ``dest`` atomically, refusing an empty file (see
+    :func:`stablegan.data.files.fetch_url`)."""
+    return fetch_url(url, dest, timeout,
+                     lambda tmp: "the download is an empty file" if tmp.stat().st_size == 0
+                     else None)
 
 
 def _find(root: Path, names: tuple[str, ...]) -> Path | None:
