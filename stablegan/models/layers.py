@@ -17,32 +17,32 @@ from stablegan.errors import ConfigError, ShapeError
 NORMS = ("none", "layer", "batch")
 
 
-def _check_norm(kind: str) -> None:
-    """Raise ConfigError unless ``kind`` is a known discriminator normalisation."""
-    if kind not in NORMS:
+def _check_norm(norm: str) -> None:
+    """Raise ConfigError unless ``norm`` is a known discriminator normalisation."""
+    if norm not in NORMS:
         raise ConfigError(
-            f"unknown discriminator normalisation '{kind}'",
+            f"unknown discriminator normalisation '{norm}'",
             hint="set model.d_norm to one of none, layer, batch",
         )
 
 
-def norm_1d(kind: str, features: int) -> nn.Module:
+def norm_1d(norm: str, features: int) -> nn.Module:
     """Normalisation for (B, F) activations: LayerNorm, BatchNorm1d or identity."""
-    _check_norm(kind)
-    if kind == "layer":
+    _check_norm(norm)
+    if norm == "layer":
         return nn.LayerNorm(features)
-    if kind == "batch":
+    if norm == "batch":
         return nn.BatchNorm1d(features)
     return nn.Identity()
 
 
-def norm_2d(kind: str, channels: int) -> nn.Module:
+def norm_2d(norm: str, channels: int) -> nn.Module:
     """Normalisation for (B, C, H, W) maps: GroupNorm(1, C) (layer-norm-like), BatchNorm2d or
     identity."""
-    _check_norm(kind)
-    if kind == "layer":
+    _check_norm(norm)
+    if norm == "layer":
         return nn.GroupNorm(1, channels)
-    if kind == "batch":
+    if norm == "batch":
         return nn.BatchNorm2d(channels)
     return nn.Identity()
 

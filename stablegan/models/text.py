@@ -587,7 +587,7 @@ def build_text_models(
     return gen, RelGANDiscriminator(vocab_size, max_len, **d_kw)
 
 
-def temperature(step: int, total: int, beta_max: float, kind: str = "exp") -> float:
+def temperature(step: int, total: int, beta_max: float, schedule: str = "exp") -> float:
     """RelGAN's inverse temperature ``beta`` at adversarial step ``i = step`` of ``N = total``.
 
     The forms of ``get_fixed_temperature`` in RelGAN's code (weilinie/RelGAN
@@ -608,8 +608,8 @@ def temperature(step: int, total: int, beta_max: float, kind: str = "exp") -> fl
     ``beta_max >= 1``; exp, lin, log, quad and sqrt start at exactly 1, sigmoid at
     ``1 + (beta_max - 1) / (1 + e^10)``.
     """
-    if kind not in TEMPERATURE_KINDS:
-        raise ConfigError(f"unknown temperature schedule '{kind}'",
+    if schedule not in TEMPERATURE_KINDS:
+        raise ConfigError(f"unknown temperature schedule '{schedule}'",
                           hint=f"use one of {', '.join(TEMPERATURE_KINDS)}")
     if isinstance(total, bool) or not isinstance(total, int) or total < 1:
         raise ConfigError(f"the temperature schedule needs total >= 1 steps, got {total!r}",
@@ -623,16 +623,16 @@ def temperature(step: int, total: int, beta_max: float, kind: str = "exp") -> fl
     def frac(num: float, den: float) -> float:
         return 1.0 if den <= 0 else min(num / den, 1.0)
 
-    if kind == "const":
+    if schedule == "const":
         return b
-    if kind == "exp":
+    if schedule == "exp":
         return b ** (i / n)
-    if kind == "lin":
+    if schedule == "lin":
         return 1.0 + (b - 1.0) * frac(i, n - 1)
-    if kind == "log":
+    if schedule == "log":
         return 1.0 + (b - 1.0) * frac(math.log(i + 1), math.log(n))
-    if kind == "sigmoid":
+    if schedule == "sigmoid":
         return 1.0 + (b - 1.0) / (1.0 + math.exp((n / 2 - i) * 20.0 / n))
-    if kind == "quad":
+    if schedule == "quad":
         return 1.0 + (b - 1.0) * frac(i, n - 1) ** 2
     return 1.0 + (b - 1.0) * math.sqrt(frac(i, n - 1))
