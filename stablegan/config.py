@@ -658,6 +658,9 @@ def _validate_optim(cfg: Config) -> None:
            "fp16 needs a CUDA device (a GradScaler guards fp16 gradients on the GPU); on the "
            "CPU use bf16", hint="--set optim.precision=bf16, or --set device=cuda")
     _choice(cfg.dist.backend, "dist.backend", ("auto", "gloo", "nccl"))
+    _check(not cfg.dist.sync_batchnorm or cfg.device.startswith("cuda"), "dist.sync_batchnorm",
+           "needs device=cuda (torch's SyncBatchNorm runs on GPUs only)",
+           hint="on the CPU each rank's BatchNorm uses its slice of the batch; leave it false")
 
 
 def _validate_tricks(cfg: Config) -> None:

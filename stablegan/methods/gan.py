@@ -283,7 +283,8 @@ class GANMethod:
             loss = loss + ct_cfg.weight * ct
             stats["lipschitz/ct"] = ct.detach()
         if diagnostics:
-            norms = lipschitz.input_gradient_norm(self.D, fake_in, create_graph=False)
+            with self.full_precision():
+                norms = lipschitz.input_gradient_norm(self.D, fake_in.float(), create_graph=False)
             stats["grad/d_fake_norm"] = norms.mean()
         self.step("D", loss, terms)
         if cfg.lipschitz.weight_clip > 0:
