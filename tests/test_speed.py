@@ -65,3 +65,21 @@ def test_compile_mlp_on_cpu() -> None:
     t = _fit("method=wgan-gp", "model.compile=true", steps=2)
     assert "_orig_mod" not in "".join(t.method.G.state_dict())  # checkpoints unchanged
     assert "lipschitz/gp" in t.history[-1]  # the penalty ran on the eager critic
+
+
+def test_gpu_benchmark_runs_on_cpu() -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "gpu.py"), "--device", "cpu",
+                           "--iters", "1", "--channels", "4", "--batch", "8", "--no-compile"],
+                          capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(proc.stdout)
+    for model in ("dcgan", "resnet"):
+        for variant in ("fp32", "bf16", "channels_last"):
+            assert res[f"{model}/{variant}"]["images_per_s"] > 0, res[f"{model}/{variant}"]
