@@ -174,6 +174,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+    from stablegan.training import distributed  # under torchrun: rank 0 alone reports
+
+    if not distributed.is_main():
+        return 0
     print(f"run directory: {out}")
     print(f"  samples: {out / 'samples'}   losses: {out / 'losses.png'}   "
           f"checkpoint: {ckpt}")

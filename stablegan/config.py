@@ -78,6 +78,10 @@ class ModelConfig:
     # Gumbel-softmax inverse temperature: annealed from 1 to beta_max over the adversarial steps
     beta_max: float = 1.0
     beta_schedule: str = "exp"  # exp | lin | sigmoid | const | log | quad | sqrt
+    # speed (docs/distributed.md): torch.compile of G and D (in place, checkpoints unchanged;
+    # the gradient penalty runs the eager D, since compiled modules have no double backward)
+    compile: bool = False
+    channels_last: bool = False  # channels-last memory format for convolutional G and D
 
 
 @dataclass
@@ -106,6 +110,8 @@ class GradientPenaltyConfig:
     weight: float = 0.0  # lambda; 0 = off
     target: float = 1.0  # the norm the penalty pulls towards
     one_sided: bool = False  # penalise only norms above target (WGAN-LP style)
+    # lazy regularisation (StyleGAN2): the penalty on every k-th critic step, weighted k * lambda
+    every: int = 1
 
 
 @dataclass
@@ -140,6 +146,9 @@ class OptimConfig:
     lr_decay: str = "none"  # none | linear (to 0 at the last step)
     grad_clip: float = 0.0  # max gradient norm for every network; 0 = off
     c_grad_clip: float = 0.5  # gradient-norm clip of the ratio classifier
+    # fp32 | bf16 (autocast, CPU or GPU) | fp16 (autocast + GradScaler, GPU only); the gradient
+    # penalty is always computed in fp32
+    precision: str = "fp32"
 
 
 @dataclass
@@ -238,6 +247,17 @@ class HealthConfig:
 
 
 @dataclass
+class DistConfig:
+    """Data-parallel training under torchrun (docs/distributed.md); ignored in one process."""
+
+    sync_batchnorm: bool = False  # BatchNorm statistics over the global batch (G and D)
+    # variational.reweight: the softmax of the importance weights over the GLOBAL batch (true:
+    # scores all-gathered, the same weights as one process) or over each rank's slice (false)
+    global_weights: bool = True
+    backend: str = "auto"  # auto (nccl on CUDA, gloo on CPU) | gloo | nccl
+
+
+@dataclass
 class Config:
     method: str = "nsgan"
     seed: int = 0
@@ -260,6 +280,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     fault: FaultConfig = field(default_factory=FaultConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    dist: DistConfig = field(default_factory=DistConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(dataclasses.asdict(self))
@@ -605,6 +626,7 @@ def _validate_lipschitz(cfg: Config) -> None:
     _check(lp.weight_clip >= 0, "lipschitz.weight_clip", "must be >= 0")
     _check(lp.gradient_penalty.weight >= 0, "lipschitz.gradient_penalty.weight", "must be >= 0")
     _check(lp.gradient_penalty.target > 0, "lipschitz.gradient_penalty.target", "must be > 0")
+    _check(lp.gradient_penalty.every >= 1, "lipschitz.gradient_penalty.every", "must be >= 1")
     _check(lp.consistency.weight >= 0, "lipschitz.consistency.weight", "must be >= 0")
     _check(lp.consistency.feature_weight >= 0, "lipschitz.consistency.feature_weight",
            "must be >= 0")
@@ -631,6 +653,14 @@ def _validate_optim(cfg: Config) -> None:
     _choice(op.lr_decay, "optim.lr_decay", ("none", "linear"))
     _check(op.grad_clip >= 0, "optim.grad_clip", "must be >= 0")
     _check(op.c_grad_clip >= 0, "optim.c_grad_clip", "must be >= 0")
+    _choice(op.precision, "optim.precision", ("fp32", "bf16", "fp16"))
+    _check(op.precision != "fp16" or cfg.device.startswith("cuda"), "optim.precision",
+           "fp16 needs a CUDA device (a GradScaler guards fp16 gradients on the GPU); on the "
+           "CPU use bf16", hint="--set optim.precision=bf16, or --set device=cuda")
+    _choice(cfg.dist.backend, "dist.backend", ("auto", "gloo", "nccl"))
+    _check(not cfg.dist.sync_batchnorm or cfg.device.startswith("cuda"), "dist.sync_batchnorm",
+           "needs device=cuda (torch's SyncBatchNorm runs on GPUs only)",
+           hint="on the CPU each rank's BatchNorm uses its slice of the batch; leave it false")
 
 
 def _validate_tricks(cfg: Config) -> None:

@@ -43,6 +43,11 @@ def input_gradient_norm(discriminator: nn.Module, x: Tensor, create_graph: bool)
     return grad.flatten(1).norm(2, dim=1)
 
 
+def interpolation_weights(n: int, dim: int, device: torch.device) -> Tensor:
+    """``u ~ U[0, 1]`` of shape (n, 1, ...) for the interpolates (a seam for tests)."""
+    return torch.rand((n,) + (1,) * (dim - 1), device=device)
+
+
 def gradient_penalty(
     discriminator: nn.Module,
     real: Tensor,
@@ -56,7 +61,7 @@ def gradient_penalty(
             f"gradient penalty needs real and fake batches of one shape, got {tuple(real.shape)} "
             f"and {tuple(fake.shape)}"
         )
-    u = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device)
+    u = interpolation_weights(real.shape[0], real.dim(), real.device)
     xhat = u * real.detach() + (1.0 - u) * fake.detach()
     norms = input_gradient_norm(discriminator, xhat, create_graph=True)
     gap = norms - target

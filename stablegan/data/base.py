@@ -182,6 +182,12 @@ class FiniteSource(DataSource):
 
     def sample(self, batch_size: int) -> Tensor:
         """The next ``batch_size`` items of the current epoch's permutation (float32)."""
+        return self.sample_slice(batch_size, 0, batch_size)
+
+    def sample_slice(self, batch_size: int, start: int, stop: int) -> Tensor:
+        """Items ``[start, stop)`` of the next batch of ``batch_size``: the sampler advances as
+        ``sample(batch_size)`` would, but only the slice is converted (one rank's share of the
+        global batch under data-parallel training, ``stablegan.training.distributed``)."""
         n = self.size
         if batch_size > n:
             raise too_small_error(self.name, n, batch_size)
@@ -193,7 +199,7 @@ class FiniteSource(DataSource):
                 self._epoch += 1
             self._perm = torch.randperm(n, generator=self._gen)
             self._pos = 0
-        idx = self._split_idx["train"][self._perm[self._pos : self._pos + batch_size]]
+        idx = self._split_idx["train"][self._perm[self._pos + start : self._pos + stop]]
         self._pos += batch_size
         return self._convert(self._x[idx])
 

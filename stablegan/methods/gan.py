@@ -23,6 +23,7 @@ and logs it without knowing what it is.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -34,6 +35,7 @@ from stablegan.config import Config
 from stablegan.errors import ConfigError, ShapeError
 from stablegan.methods.pair import DataPair
 from stablegan.objectives import Objective, feature_matching_loss, per_sample
+from stablegan.training import distributed
 from stablegan.training.phases import ADVERSARIAL, Phase, Stats, average
 from stablegan.tricks import DiffAugment, ReplayBuffer, unrolled_parameters
 from stablegan.variational import effective_sample_size, importance_weights
@@ -72,6 +74,14 @@ class GANMethod:
             "G": self._adam(self.G, cfg.optim.g_lr), "D": self._adam(self.D, cfg.optim.d_lr)}
         self.counts = {"D": 0, "G": 0}
         self.pair = DataPair(self)
+        # speed options: autocast dtype, a GradScaler per network for fp16 (GPU only)
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.optim.precision)
+        self.scalers: dict[str, Any] = {}
+        self.channels_last = cfg.model.channels_last and any(
+            isinstance(m, nn.Conv2d | nn.ConvTranspose2d) for m in self.D.modules())
+        if cfg.model.channels_last:
+            for net in (self.G, self.D):
+                net.to(memory_format=torch.channels_last)
         if cfg.pretrain.steps:
             if not callable(getattr(self.G, "log_prob", None)):
                 raise ConfigError(f"pretrain.steps needs a generator with log_prob(x); "
@@ -120,7 +130,7 @@ class GANMethod:
         x = self.data.sample(self.batch_size).to(self.device)
         nll = -self.G.log_prob(x).mean() / x[0].numel()
         norm = self.step("G", nll, {"maximum-likelihood loss": nll}, optimizer="G_mle")
-        return {"loss/g": float(nll.detach()), "grad/g_norm": norm}
+        return {"loss/g": nll.detach(), "grad/g_norm": norm}
 
     # ---------------------------------------------------------------- helpers
     def _adam(self, net: nn.Module, lr: float) -> torch.optim.Optimizer:
@@ -134,26 +144,67 @@ class GANMethod:
 
     @property
     def batch_size(self) -> int:
-        return self.cfg.data.batch_size
+        """This process's batch: ``data.batch_size`` (the global batch) / the number of
+        data-parallel processes."""
+        return distributed.local_batch(self.cfg.data.batch_size)
+
+    def autocast(self) -> Any:
+        """The mixed-precision context of forward passes (``optim.precision``)."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def full_precision(self) -> Any:
+        """fp32 inside an autocast region (the gradient penalty)."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, enabled=False)
+
+    def eager_critic(self) -> Any:
+        """D without torch.compile (double backward of the penalty; compiled code has none)."""
+        return getattr(self.D, "_stablegan_eager", self.D)
 
     def step(self, name: str, loss: Tensor, terms: dict[str, Tensor],
-             max_norm: float | None = None, optimizer: str | None = None) -> float:
-        """Check every term is finite, back-propagate, clip the gradient norm, take a step of
-        network ``name`` with its optimiser (or the one named ``optimizer``)."""
-        for term, value in terms.items():
-            if not torch.isfinite(value).all():
-                raise NonFiniteError(name, term)
+             max_norm: float | None = None, optimizer: str | None = None) -> Tensor:
+        """Back-propagate, average the gradient over data-parallel ranks, clip its norm, check
+        that every term and the gradient are finite, and only then take a step of network
+        ``name`` with its optimiser (or the one named ``optimizer``). Returns the gradient norm
+        before clipping (a 0-d tensor: no host sync beyond the one finiteness check)."""
         opt = self.optimizers[optimizer or name]
+        names = list(terms)
+        bad = torch.stack([~torch.isfinite(v.detach()).all() for v in terms.values()]) \
+            if terms else torch.zeros(0, dtype=torch.bool, device=loss.device)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        scaler = self._scaler(name) if self.amp_dtype == torch.float16 else None
+        (scaler.scale(loss) if scaler is not None else loss).backward()
         params = [p for p in self.networks[name].parameters() if p.grad is not None]
+        if distributed.active():  # one all-reduce: the gradients and every rank's term flags
+            bad = distributed.all_reduce_grads(params, bad.float()) > 0.5
+        if scaler is not None:
+            scaler.unscale_(opt)
         clip = self.cfg.optim.grad_clip if max_norm is None else max_norm
         norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else float("inf"))
-        if not torch.isfinite(norm):
-            raise NonFiniteError(name, "gradient")
-        opt.step()
+        flags = torch.cat([bad.reshape(-1), (~torch.isfinite(norm)).reshape(1)])
+        if bool(flags.any()):  # the step's one host sync
+            found = flags.tolist()
+            term = next((t for t, b in zip(names, found) if b), None)
+            if term is not None:
+                raise NonFiniteError(name, term)
+            if scaler is None:
+                raise NonFiniteError(name, "gradient")
+            # fp16 overflow: the scaler skips this step and lowers its scale
+        if scaler is not None:
+            scaler.step(opt)
+            scaler.update()
+        else:
+            opt.step()
         self.counts[name] += 1
-        return float(norm)
+        return norm.detach()
+
+    def _scaler(self, name: str) -> Any:
+        if name not in self.scalers:
+            self.scalers[name] = torch.amp.GradScaler(self.device.type)
+        return self.scalers[name]
 
     def set_lr(self, scale: float) -> None:
         """Every optimiser at ``scale`` times its base learning rate (decay, rollbacks)."""
@@ -176,49 +227,73 @@ class GANMethod:
         return scores
 
     # ---------------------------------------------------------------- critic phase
+    def importance_weights(self, s_fake: Tensor, stats: Stats) -> Tensor:
+        """Eq. 8's weights of this process's fakes. Under data-parallel training with
+        ``dist.global_weights`` (default) the softmax runs over the fake scores of the GLOBAL
+        batch (all-gathered), so each rank gets its slice of the weights one process would
+        compute; otherwise over each rank's slice alone."""
+        scores, T = per_sample(s_fake).detach(), self.cfg.variational.temperature
+        if distributed.active() and self.cfg.dist.global_weights:
+            w_all = importance_weights(distributed.all_gather_cat(scores), T)
+            weights = w_all.reshape(distributed.world_size(), -1)[distributed.rank()]
+            stats["weights/ess"] = effective_sample_size(w_all)
+            stats["weights/max"] = w_all.max()
+            return weights
+        weights = importance_weights(scores, T)
+        # per rank: the ESS of the union of the ranks' batches (the mean over ranks x world)
+        stats["weights/ess"] = effective_sample_size(weights) * distributed.world_size()
+        stats["weights/max"] = weights.max()
+        return weights
+
     def d_step(self, diagnostics: bool = False) -> Stats:
         cfg = self.cfg
         real = self.pair.real()
-        with torch.no_grad():
-            fake = self.pair.fake(self.pair.source(real.shape[0]))
-        if self.replay is not None:
-            fake = self.replay.mix(fake)
-        real_in, fake_in = self.augment(real), self.augment(fake)
-        s_real = self.critic_scores(real_in, "real")
-        s_fake = self.critic_scores(fake_in, "fake")
-        stats: Stats = {}
-        weights = None
-        if cfg.variational.reweight:
-            weights = importance_weights(per_sample(s_fake), cfg.variational.temperature)
-            stats["weights/ess"] = float(effective_sample_size(weights))
-            stats["weights/max"] = float(weights.max())
-        adv = self.objective.d_loss(s_real, s_fake, weights)
+        with self.autocast():
+            with torch.no_grad():
+                fake = self.pair.fake(self.pair.source(real.shape[0]))
+            if self.replay is not None:
+                fake = self.replay.mix(fake)
+            real_in, fake_in = self.augment(real), self.augment(fake)
+            s_real = self.critic_scores(real_in, "real")
+            s_fake = self.critic_scores(fake_in, "fake")
+            stats: Stats = {}
+            weights = None
+            if cfg.variational.reweight:
+                weights = self.importance_weights(s_fake, stats)
+            adv = self.objective.d_loss(s_real, s_fake, weights)
         terms = {"adversarial loss": adv}
         loss = adv
         gp_cfg = cfg.lipschitz.gradient_penalty
-        if gp_cfg.weight > 0:
-            gp, norms = lipschitz.gradient_penalty(self.D, real_in, fake_in, gp_cfg.target,
-                                                   gp_cfg.one_sided)
+        # lazy regularisation: the penalty on every k-th critic step, weighted k * lambda
+        if gp_cfg.weight > 0 and self.counts["D"] % gp_cfg.every == 0:
+            with self.full_precision():  # the penalty in fp32, on the eager critic
+                gp, norms = lipschitz.gradient_penalty(
+                    self.eager_critic(), real_in.float(), fake_in.float(), gp_cfg.target,
+                    gp_cfg.one_sided)
             terms["gradient penalty"] = gp
-            loss = loss + gp_cfg.weight * gp
-            stats["lipschitz/gp"] = gp.item()
-            stats["lipschitz/grad_norm_interp"] = float(norms.mean())
+            loss = loss + (gp_cfg.weight * gp_cfg.every) * gp
+            stats["lipschitz/gp"] = gp.detach()
+            stats["lipschitz/grad_norm_interp"] = norms.mean()
         ct_cfg = cfg.lipschitz.consistency
         if ct_cfg.weight > 0:
-            ct = lipschitz.consistency_term(self.D, real_in, ct_cfg.feature_weight, ct_cfg.margin)
+            with self.autocast():
+                ct = lipschitz.consistency_term(self.D, real_in, ct_cfg.feature_weight,
+                                                ct_cfg.margin)
             terms["consistency term"] = ct
             loss = loss + ct_cfg.weight * ct
-            stats["lipschitz/ct"] = ct.item()
+            stats["lipschitz/ct"] = ct.detach()
         if diagnostics:
-            norms = lipschitz.input_gradient_norm(self.D, fake_in, create_graph=False)
-            stats["grad/d_fake_norm"] = float(norms.mean())
+            with self.full_precision():
+                norms = lipschitz.input_gradient_norm(self.D, fake_in.float(), create_graph=False)
+            stats["grad/d_fake_norm"] = norms.mean()
         self.step("D", loss, terms)
         if cfg.lipschitz.weight_clip > 0:
             lipschitz.clip_weights(self.D, cfg.lipschitz.weight_clip)
-        stats["loss/d"] = float(loss.detach())
-        stats["critic/real"] = s_real.mean().item()
-        stats["critic/fake"] = s_fake.mean().item()
-        stats["critic/wasserstein_estimate"] = (s_real.mean() - s_fake.mean()).item()
+        stats["loss/d"] = loss.detach()
+        m_real, m_fake = s_real.detach().mean(), s_fake.detach().mean()
+        stats["critic/real"] = m_real
+        stats["critic/fake"] = m_fake
+        stats["critic/wasserstein_estimate"] = m_real - m_fake
         return stats
 
     # ---------------------------------------------------------------- generator phase
@@ -235,11 +310,12 @@ class GANMethod:
         """Hook for methods that record the old generator (ratio estimation)."""
 
     def g_step(self, z: Tensor) -> Stats:
-        fake = self.pair.fake(z)
-        self.task.check_fake(fake)
-        loss, terms, stats = self.generator_loss(z, fake)
+        with self.autocast():
+            fake = self.pair.fake(z)
+            self.task.check_fake(fake)
+            loss, terms, stats = self.generator_loss(z, fake)
         stats["grad/g_norm"] = self.step("G", loss, terms)
-        stats["loss/g"] = float(loss.detach())
+        stats["loss/g"] = loss.detach()
         return stats
 
     def generator_loss(self, z: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor], Stats]:
@@ -271,8 +347,8 @@ class GANMethod:
             fm = feature_matching_loss(feats_real, feats_fake)
             terms["feature matching"] = fm
             loss = loss + fm_weight * fm
-            stats["loss/feature_matching"] = fm.item()
-        stats["critic/g_fake"] = scores.mean().item()
+            stats["loss/feature_matching"] = fm.detach()
+        stats["critic/g_fake"] = scores.detach().mean()
         return loss, terms, stats
 
     # ---------------------------------------------------------------- state

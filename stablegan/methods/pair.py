@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor
 
 
@@ -22,7 +23,10 @@ class DataPair:
 
     def real(self, n: int | None = None) -> Tensor:
         m = self.method
-        return m.task.real_batch(n or m.batch_size).to(m.device)
+        x = m.task.real_batch(n or m.batch_size).to(m.device, non_blocking=True)
+        if getattr(m, "channels_last", False) and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
 
     def source(self, n: int) -> Tensor:
         m = self.method

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from stablegan import __version__
 from stablegan.config import diff
 from stablegan.errors import CheckpointError, ConfigError, StableganError
+from stablegan.training import distributed
 from stablegan.training.checkpoint import load_latest, save_checkpoint
 from stablegan.training.logging import truncate_jsonl
 
@@ -178,9 +179,16 @@ class TrainerState:
     _writer: Any
     _last_good: dict[str, Any] | None
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self, gather: bool = True) -> dict[str, Any]:
+        """The checkpoint's contents. Under data-parallel training ``rng_ranks`` holds every
+        rank's RNG state (a collective: every rank calls this at the same step, unless
+        ``gather`` is False, as for rank 0's best.pt)."""
         m = self.method
-        return {
+        extra: dict[str, Any] = {}
+        if distributed.active() and gather:
+            extra = {"rng_ranks": distributed.all_gather_object(rng_state()),
+                     "world_size": distributed.world_size()}
+        return {**extra,
             "version": 2, "code_version": __version__,
             "sample_shape": list(self.data.sample_shape),
             "step": self.step, "phase_steps": dict(self.phase_steps),
@@ -232,7 +240,14 @@ class TrainerState:
             load_module(self.ema.shadow, state["ema"], "G (EMA)")
         m.load_extra_state(state.get("method", {}))
         self.data.load_state_dict(state["data"])
-        set_rng_state(state["rng"])
+        ranks = state.get("rng_ranks")
+        if distributed.active() and ranks and len(ranks) == distributed.world_size():
+            set_rng_state(ranks[distributed.rank()])  # each rank's own stream: exact resume
+        elif distributed.active():  # another world size: fresh per-rank streams from the step
+            distributed.seed_rank(int(self.cfg.seed) + int(state["step"]))
+        else:
+            set_rng_state(state["rng"])
+        self.__dict__["_pending_losses"] = []
         self.step = int(state["step"])
         # version-1 checkpoints: a warm-up, if any, was complete before any checkpoint
         self.phase_steps = {str(k): int(v) for k, v in state.get(
@@ -255,9 +270,9 @@ class TrainerState:
         bad = self._nonfinite_state()
         if bad is not None:
             raise bad
-        state = self.state_dict()
+        state = self.state_dict(gather=name == "last.pt")
         self._last_good = detached_copy(state)
-        if self.out_dir is None:
+        if self.out_dir is None or not distributed.is_main():  # rank 0 alone writes
             return None
         return save_checkpoint(state, self.out_dir / "checkpoints" / name)
 
@@ -284,7 +299,7 @@ class TrainerState:
 
     def _truncate_logs(self) -> None:
         """Drop log rows past the position of the current state (resume, rollback)."""
-        if self.out_dir is None:
+        if self.out_dir is None or not distributed.is_main():
             return
         for name in ("metrics.jsonl", "evals.jsonl"):
             if name == "metrics.jsonl" and self._writer is not None:

@@ -39,6 +39,7 @@ from stablegan.config import Config
 from stablegan.errors import HealthError, StableganError
 from stablegan.methods import GANMethod, NonFiniteError, build_method
 from stablegan.tasks import task_for
+from stablegan.training import distributed
 from stablegan.training.faults import Safeguards
 from stablegan.training.fsutil import (
     RunDirectoryError,
@@ -88,13 +89,24 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
         cfg = Config() if config is None else from_dict(config) if isinstance(config, dict) \
             else config
         self.cfg: Config = cfg
+        # data-parallel under torchrun (stablegan.training.distributed); one process: no-op
+        self.distributed = distributed.setup(cfg.dist.backend, cfg.device)
         self.data = as_source(data, cfg)
+        if self.distributed:
+            distributed.check_batch(cfg.data.batch_size)
+            self.data = distributed.ShardedSource(self.data)  # this rank's slice of each batch
+            if cfg.dist.sync_batchnorm:
+                generator, discriminator = (distributed.convert_sync_batchnorm(generator),
+                                            distributed.convert_sync_batchnorm(discriminator))
         self.task = task_for(self.data, cfg)
-        self.device = check_device(cfg.device)
+        self.device = check_device(distributed.device_for(cfg.device))
         self.method: GANMethod = build_method(cfg, generator, discriminator, self.task,
                                               self.device, classifier)
         if cfg.pretrain.init_from:
             init_generator(self.method.G, cfg, self.data)
+        if self.distributed:  # rank 0's initial weights everywhere; per-rank noise from here on
+            distributed.broadcast_modules(list(self.method.networks.values()))
+            distributed.seed_rank(cfg.seed)
         self.ema = (ExponentialMovingAverage(self.method.G, cfg.ema.decay, cfg.ema.start)
                     if cfg.ema.decay > 0 else None)
         self.out_dir = Path(out_dir) if out_dir is not None else None
@@ -114,6 +126,8 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
         self._writer: JsonlWriter | None = None
         self._last_good: dict[str, Any] | None = None
         self._check_shapes()
+        if cfg.model.compile:
+            compile_networks(self.method)
 
     @classmethod
     def from_config(cls, cfg: Config, out_dir: str | Path | None = None) -> Trainer:
@@ -156,7 +170,7 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
         preflight(self.task, self.cfg.eval, self.out_dir)  # bad eval.* settings fail now
         tb, previous, self._bars = None, {}, {}
         try:
-            if self.out_dir is not None:
+            if self.out_dir is not None and self.is_main:  # rank 0 alone writes
                 self._prepare_run_dir(fresh)
                 self._writer = JsonlWriter(self.out_dir / "metrics.jsonl")
                 tb = TensorBoard(self.out_dir / "tb", self.cfg.log.tensorboard)
@@ -171,9 +185,11 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
             self._final_phase = True  # every step is saved: a signal now stops at once
             if self._signal is not None:
                 raise Interrupted(self._signal, self.out_dir, step=self.step)
-            result = self.evaluate(final=True)
+            result = self.evaluate(final=True) if self.is_main else {}
+            if self.distributed:  # the others wait for rank 0's evaluation
+                result = distributed.broadcast_object(result)
             self.last_eval = result
-            if self.out_dir is not None:
+            if self.out_dir is not None and self.is_main:
                 write_final_outputs(self.out_dir, result, self.cfg.log.loss_variance_window)
         finally:
             self._final_phase = False
@@ -198,7 +214,8 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
                 bar.close()
             desc = "train" if phase.adversarial else phase.name
             self._bars = {phase.name: progress_bar(phase.steps, self._done(phase),
-                                                   self.cfg.log.progress, desc)}
+                                                   self.cfg.log.progress and self.is_main,
+                                                   desc)}
         return self._bars[phase.name]
 
     def _train_step(self, phase: Phase, tb: TensorBoard | None) -> bool:
@@ -209,45 +226,98 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
         diag_now = (index + 1) % cfg.log.every == 0
         try:
             stats = phase.step(index, diag_now)
-            for k in phase.networks:
-                bad = first_nonfinite(self.method.networks[k])
-                if bad:
-                    raise NonFiniteError(k, f"weight {bad}")
+            bad = first_nonfinite_of({k: self.method.networks[k] for k in phase.networks})
+            if bad:
+                raise NonFiniteError(*bad)
         except NonFiniteError as err:
             self._rollback(err, phase)
             return False
+        if self.distributed:  # BatchNorm statistics of rank 0 everywhere, as DDP does
+            distributed.broadcast_modules([self.method.networks[k] for k in phase.networks],
+                                          buffers_only=True)
         if phase.adversarial:
             self.step += 1
         else:
             self.phase_steps[phase.name] = index + 1
         done = index + 1 == phase.steps
-        row = self._log_row(phase, stats, time.perf_counter() - t0)
-        alarms = self._health_check(row) if phase.adversarial else []
-        if diag_now or done or alarms:
-            self.history.append(row)
-            if self._writer:
-                self._writer.write(row)
-            if tb:
-                tb.scalars(row, self.step if phase.adversarial else index + 1)
-        bar = self._bar(phase)
-        bar.update(1)
-        bar.set_postfix({k.split("/")[1]: f"{row[k]:.3f}" for k in self._loss_keys(row)},
-                        refresh=False)
-        stop = self._after_adversarial_step(done) if phase.adversarial else False
-        if done and not phase.adversarial and self.out_dir is not None:  # what the phase made
-            name = f"{phase.name}_step_{index + 1:06d}{self.task.sample_suffix}"
-            self.save_samples(self.out_dir / "samples" / name)
         every = (cfg.log.checkpoint_every or max(1, phase.steps // 10)) if phase.adversarial \
             else max(1, phase.steps // 10)
+        # stats stay tensors (no host sync) except on the rows that are logged, those the health
+        # monitor samples (its diversity check) and the last one of a phase
+        health_due = (phase.adversarial and self.health.enabled
+                      and self.step % self.health.every(self._phases[-1].steps) == 0)
+        convert = diag_now or done or health_due
+        if phase.adversarial:
+            self._queue_losses(stats)
+        alarms: list[dict[str, Any]] = []
+        if convert:
+            row = self._log_row(phase, stats, time.perf_counter() - t0)
+            alarms = self._health_check(row) if phase.adversarial and self.is_main else []
+            if diag_now or done or alarms:
+                self.history.append(row)
+                if self._writer:
+                    self._writer.write(row)
+                if tb:
+                    tb.scalars(row, self.step if phase.adversarial else index + 1)
+        bar = self._bar(phase)
+        bar.update(1)
+        if convert:
+            bar.set_postfix({k.split("/")[1]: f"{row[k]:.3f}" for k in self._loss_keys(row)},
+                            refresh=False)
+        stop = self._after_adversarial_step(done) if phase.adversarial else False
+        if done and not phase.adversarial and self.out_dir is not None and self.is_main:
+            name = f"{phase.name}_step_{index + 1:06d}{self.task.sample_suffix}"
+            self.save_samples(self.out_dir / "samples" / name)
         failed = next((a for a in alarms if self.health.stops(a["alarm"])), None)
-        if (index + 1) % every == 0 or done or stop or failed or self._signal is not None:
+        signum = self._signal
+        if self.distributed:  # the ranks agree on stopping where they all can look
+            signum, failed = self._agree(convert or (index + 1) % every == 0, failed)
+        if (index + 1) % every == 0 or done or stop or failed or signum is not None:
             self._save_or_diverge()
-        if self._signal is not None:
-            raise Interrupted(self._signal, self.out_dir, step=index + 1,
+        if signum is not None:
+            raise Interrupted(signum, self.out_dir, step=index + 1,
                               phase=None if phase.adversarial else phase.name)
         if failed:
             raise self._health_error(failed)
         return stop
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 (or the only process): the one that writes, prints and evaluates."""
+        return distributed.is_main()
+
+    def _agree(self, now: bool, failed: dict[str, Any] | None
+               ) -> tuple[int | None, dict[str, Any] | None]:
+        """Under data-parallel training: a signal seen by any rank and a failed health alarm
+        (rank 0's) stop every rank at the same step. Checked on converted rows and checkpoint
+        steps only (one small all-reduce there), so a signal waits at most log.every steps."""
+        if not now:
+            return None, None
+        sig, fail = distributed.agree([self._signal or 0, 1 if failed else 0])
+        if fail:
+            failed = distributed.broadcast_object(failed)
+        if sig and self._signal is None:
+            self._signal = sig
+        return (sig or None), failed
+
+    def _queue_losses(self, stats: dict[str, Any]) -> None:
+        """Keep this step's loss tensors for the rolling variance, converted in one go when the
+        next row is built (the same numbers as converting them every step)."""
+        pending = self.__dict__.setdefault("_pending_losses", [])
+        pending.append({k[5:]: v for k, v in stats.items() if k.startswith("loss/")})
+
+    def _flush_losses(self, row: dict[str, Any]) -> None:
+        """Feed the queued per-step losses (all but this row's step) to the rolling variances,
+        then this row's own, which is ``row[loss/...]``."""
+        pending = self.__dict__.get("_pending_losses", [])
+        self._pending_losses = []
+        earlier = pending[:-1]
+        if self.distributed:
+            earlier = [distributed.mean_stats(p) for p in earlier]
+        for step_losses in earlier:
+            for name, value in step_losses.items():
+                if f"loss/{name}" in row:
+                    self._variance(name).add(float(value))
 
     def _health_check(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         """Training-health alarms on this row (``stablegan.training.health``), each printed
@@ -281,6 +351,10 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
         cfg, total = self.cfg, self._phases[-1].steps
         if self.ema:
             self.ema.update(self.method.G, self.step)
+        if not self.is_main:  # samples and evaluations are rank 0's; the others wait for its
+            if cfg.eval.every and self.step % cfg.eval.every == 0 and not done:  # decision
+                return bool(distributed.broadcast_object(False))
+            return False
         if self.step in WATCH_STEPS:
             self._watch_now()
         sample_every = cfg.log.sample_every or max(1, total // 10)
@@ -288,7 +362,8 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
             name = f"step_{self.step:06d}{self.task.sample_suffix}"
             self.save_samples(self.out_dir / "samples" / name)
         if cfg.eval.every and self.step % cfg.eval.every == 0 and not done:
-            return self._periodic_eval()
+            stop = self._periodic_eval()
+            return bool(distributed.broadcast_object(stop)) if self.distributed else stop
         return False
 
     def _variance(self, name: str) -> RollingVariance:
@@ -304,14 +379,17 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
         row: dict[str, Any] = ({"step": self.step} if phase.adversarial else
                                {"phase": phase.name, "step": self._done(phase)})
         row["batches"] = self.batches_consumed()
-        row.update(stats)
+        row.update(distributed.mean_stats(stats) if self.distributed else
+                   {k: float(v) for k, v in stats.items()})
         if phase.adversarial:
+            self._flush_losses(row)
             for key in self._loss_keys(row):
                 row[f"loss_var/{key[5:]}"] = self._variance(key[5:]).add(row[key])
         for k, opt in self.method.optimizers.items():
             row[f"lr/{k.lower()}"] = opt.param_groups[0]["lr"]
         row["time/sec"] = seconds
-        if phase.adversarial and self.step % max(1, self.cfg.log.every * 10) == 0:
+        if (phase.adversarial and self.step % max(1, self.cfg.log.every * 10) == 0
+                and self.is_main):
             row.update(self.overfitting_check())
         return row
 
@@ -377,3 +455,33 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
                             generator=self.generator_for_sampling())
         finally:
             torch.set_rng_state(state)
+
+
+def first_nonfinite_of(networks: dict[str, nn.Module]) -> tuple[str, str] | None:
+    """(network, "weight <name>") of the first non-finite parameter or buffer of any of
+    ``networks``, with one host sync for all of them in the common all-finite case."""
+    tensors = [t for net in networks.values()
+               for t in list(net.parameters()) + list(net.buffers()) if t.is_floating_point()]
+    if not tensors:
+        return None
+    with torch.no_grad():
+        ok = torch.stack([torch.isfinite(t).all() for t in tensors]).all()
+    if bool(ok):
+        return None
+    for k, net in networks.items():
+        bad = first_nonfinite(net)
+        if bad:
+            return k, f"weight {bad}"
+    return None
+
+
+def compile_networks(method: GANMethod) -> None:
+    """``model.compile``: torch.compile G's and D's forward in place (parameters, state-dict
+    keys and checkpoints unchanged). D keeps its eager forward for the gradient penalty, whose
+    double backward compiled code does not support."""
+    for name in ("G", "D"):
+        net = method.networks[name]
+        eager = net.forward
+        if name == "D":
+            net._stablegan_eager = eager  # type: ignore[assignment]
+        net.forward = torch.compile(eager)  # type: ignore[method-assign]

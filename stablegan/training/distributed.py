@@ -1,0 +1,268 @@
+"""Data-parallel training on ``torch.distributed`` (launched by ``torchrun``).
+
+``torchrun --nproc_per_node N -m stablegan train ...`` starts N processes; each reads RANK,
+WORLD_SIZE, LOCAL_RANK and MASTER_ADDR/PORT from its environment (:func:`setup`). In one process
+(no WORLD_SIZE, or WORLD_SIZE=1) every helper here is the identity, so single-process runs are
+unchanged.
+
+The scheme (the one of stylegan2-ada-pytorch's training loop, see docs/distributed.md):
+
+* **one global batch**: ``data.batch_size`` is the GLOBAL batch; each rank trains on a disjoint
+  slice of ``batch_size / world`` items (:class:`ShardedSource`). Every rank's data sampler has
+  the same seed and draws the same global batch, and keeps only its slice, so N processes see
+  exactly the batches one process would;
+* **identical networks**: G, D, C and the EMA start from rank 0's weights
+  (:func:`broadcast_modules`); after every backward pass the gradients of the network being
+  stepped are averaged over ranks by one flattened all-reduce (:func:`all_reduce_grads`, called
+  from ``GANMethod.step``) before clipping and the optimiser step, and BatchNorm buffers are
+  re-broadcast from rank 0 after each training step. There is no ``DistributedDataParallel``
+  wrapper: its reducer hooks fire on ``autograd.grad`` inside the gradient penalty (double
+  backward) and expect one forward per backward, while a GAN step runs D several times (real,
+  fake, interpolates) per backward. Averaging after ``backward`` is the same arithmetic (the
+  gradient of the global-batch mean) without those pitfalls;
+* **per-rank randomness**: z, the interpolation weights of the penalty, dropout and augmentation
+  come from the global RNG, re-seeded on each rank with :func:`rank_seed` (rank 0 keeps the run
+  seed); every rank's RNG state is saved in the checkpoint, so a resume is exact;
+* **rank 0 writes**: logs, samples, evaluations and checkpoints; the others wait where the
+  ranks must agree (checkpoints gather every rank's RNG state; evaluation and stop decisions are
+  broadcast).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import random
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from stablegan.errors import ConfigError
+
+RANK_SEED_STRIDE = 1_000_003  # rank r's global RNG is seeded with seed + r * stride
+
+
+def active() -> bool:
+    """True inside an initialised process group of more than one process."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    return dist.get_rank() if active() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if active() else 1
+
+
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0")) if active() else 0
+
+
+def is_main() -> bool:
+    """Rank 0 (or a single process): the one that writes files and prints."""
+    return rank() == 0
+
+
+def env_world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1") or 1)
+
+
+def setup(backend: str = "auto", device: str = "cpu") -> bool:
+    """Join the process group torchrun describes in the environment (once); returns whether
+    training is distributed. Idempotent: an already initialised group is used as it is."""
+    if active():
+        return True
+    if env_world_size() <= 1 or not dist.is_available():
+        return False
+    if not dist.is_initialized():
+        cuda = device.startswith("cuda")
+        chosen = ("nccl" if cuda else "gloo") if backend == "auto" else backend
+        if chosen == "nccl" and not cuda:
+            raise ConfigError("dist.backend=nccl needs device=cuda",
+                              hint="--set dist.backend=gloo for CPU training")
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(chosen, init_method="env://",
+                                timeout=datetime.timedelta(minutes=30))
+    return active()
+
+
+def device_for(name: str) -> str:
+    """``cuda`` means this rank's GPU (``cuda:LOCAL_RANK``) under torchrun."""
+    if active() and name == "cuda":
+        return f"cuda:{local_rank()}"
+    return name
+
+
+def rank_seed(seed: int, r: int | None = None) -> int:
+    """The seed of rank ``r``'s global RNG (rank 0: the run seed itself)."""
+    return int(seed) + (rank() if r is None else r) * RANK_SEED_STRIDE
+
+
+def seed_rank(seed: int) -> None:
+    s = rank_seed(seed)
+    random.seed(s)
+    np.random.seed(s % 2**32)
+    torch.manual_seed(s)
+
+
+def check_batch(batch_size: int) -> None:
+    n = world_size()
+    if batch_size % n:
+        raise ConfigError(f"data.batch_size={batch_size} (the global batch) does not split "
+                          f"over {n} processes", hint=f"use a multiple of {n}")
+
+
+def local_batch(batch_size: int) -> int:
+    """Each rank's share of the global batch."""
+    return batch_size // world_size()
+
+
+def barrier() -> None:
+    if active():
+        dist.barrier()
+
+
+# ------------------------------------------------------------------------------ collectives
+def _coalesced(tensors: list[Tensor], op: Any) -> None:
+    """Apply the in-place collective ``op(flat)`` to a list of tensors as one flat buffer."""
+    if not tensors:
+        return
+    by_kind: dict[tuple[torch.dtype, torch.device], list[Tensor]] = {}
+    for t in tensors:
+        by_kind.setdefault((t.dtype, t.device), []).append(t)
+    for group in by_kind.values():
+        flat = torch.cat([t.detach().reshape(-1) for t in group])
+        op(flat)
+        offset = 0
+        for t in group:
+            n = t.numel()
+            t.data.copy_(flat[offset:offset + n].view_as(t))
+            offset += n
+
+
+def broadcast_modules(modules: list[nn.Module], src: int = 0, buffers_only: bool = False) -> None:
+    """Every rank takes rank ``src``'s parameters and buffers (one broadcast per dtype)."""
+    if not active():
+        return
+    tensors: list[Tensor] = []
+    for m in modules:
+        if not buffers_only:
+            tensors += list(m.parameters())
+        tensors += [b for b in m.buffers()]
+    _coalesced(tensors, lambda flat: dist.broadcast(flat, src))
+
+
+def all_reduce_grads(params: list[Tensor], flags: Tensor | None = None) -> Tensor | None:
+    """Average the gradients of ``params`` over ranks (one flattened all-reduce), and sum
+    ``flags`` (e.g. "this rank saw a non-finite term") in the same call; returns the summed
+    flags. Parameters without a gradient on every rank must be None on every rank."""
+    if not active():
+        return flags
+    grads = [p.grad for p in params if p.grad is not None]
+    n = world_size()
+    pieces = [g.reshape(-1) for g in grads]
+    if flags is not None:
+        pieces.append(flags.to(grads[0].dtype if grads else torch.float32).reshape(-1) * n)
+    if not pieces:
+        return flags
+    flat = torch.cat(pieces)
+    dist.all_reduce(flat)
+    flat /= n
+    offset = 0
+    for g in grads:
+        k = g.numel()
+        g.copy_(flat[offset:offset + k].view_as(g))
+        offset += k
+    if flags is not None:
+        return flat[offset:].to(flags.dtype).reshape(flags.shape)
+    return None
+
+
+def all_gather_cat(t: Tensor) -> Tensor:
+    """Concatenate every rank's ``t`` (same shape on every rank) along dim 0, in rank order."""
+    if not active():
+        return t
+    out = [torch.empty_like(t) for _ in range(world_size())]
+    dist.all_gather(out, t.contiguous())
+    return torch.cat(out)
+
+
+def all_gather_object(obj: Any) -> list[Any]:
+    if not active():
+        return [obj]
+    out: list[Any] = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def broadcast_object(obj: Any, src: int = 0) -> Any:
+    if not active():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src)
+    return box[0]
+
+
+def mean_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    """The key-wise mean of every rank's stats (tensors or numbers; the same keys on every rank,
+    which holds because every rank runs the same steps). One all-reduce."""
+    if not active() or not stats:
+        return stats
+    keys = sorted(stats)
+    vals = torch.stack([torch.as_tensor(stats[k], dtype=torch.float64).detach().cpu().reshape(())
+                        for k in keys])
+    if dist.get_backend() == "nccl":
+        vals = vals.cuda()
+    dist.all_reduce(vals)
+    vals = (vals / world_size()).cpu().tolist()
+    return dict(zip(keys, vals))
+
+
+def agree(flags: list[int]) -> list[int]:
+    """The element-wise max of small integer flags over ranks (stop, signal, failed alarm)."""
+    if not active():
+        return flags
+    t = torch.tensor(flags, dtype=torch.int64)
+    if dist.get_backend() == "nccl":
+        t = t.cuda()
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return [int(v) for v in t.cpu().tolist()]
+
+
+# ------------------------------------------------------------------------------ data and models
+class ShardedSource:
+    """A DataSource proxy whose ``sample(b)`` is this rank's slice of the global batch of
+    ``b * world`` items: every rank draws the same global batch (same sampler seed) and keeps
+    items ``[rank * b, (rank + 1) * b)``. Everything else is the wrapped source's."""
+
+    def __init__(self, inner: Any) -> None:
+        object.__setattr__(self, "inner", inner)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def sample(self, batch_size: int) -> Tensor:
+        r, n = rank(), world_size()
+        lo, hi = r * batch_size, (r + 1) * batch_size
+        part = getattr(self.inner, "sample_slice", None)
+        if part is not None:
+            return part(batch_size * n, lo, hi)
+        return self.inner.sample(batch_size * n)[lo:hi]
+
+
+def convert_sync_batchnorm(module: nn.Module) -> nn.Module:
+    """``nn.SyncBatchNorm`` in place of every BatchNorm (BatchNorm statistics over the global
+    batch); torch's SyncBatchNorm runs on CUDA only."""
+    return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+
+
+def has_batchnorm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
