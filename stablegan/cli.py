@@ -177,7 +177,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"run directory: {out}")
     print(f"  samples: {out / 'samples'}   losses: {out / 'losses.png'}   "
           f"checkpoint: {ckpt}")
-    print("evaluation: " + json.dumps(result))
+    from stablegan.reports.table import result_table
+
+    print(f"  evaluation: {out / 'eval.json'} (every key)")
+    print(result_table(result))
     return 0
 
 

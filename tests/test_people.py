@@ -4,6 +4,7 @@ and mode metrics for a user's own tensors."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from stablegan import Trainer
@@ -49,3 +50,29 @@ def test_estimate_changes_no_number(make_cfg):
     quiet = Trainer.from_config(make_cfg(steps=8)).fit()
     loud = Trainer.from_config(make_cfg("log.progress=true", steps=8)).fit()
     assert quiet == loud
+
+
+# ----------------------------------------------------------------------------- end-of-run output
+def test_end_of_run_prints_a_short_table_not_a_json_line(tmp_path, capsys):
+    from stablegan.cli import main
+
+    out = tmp_path / "r"
+    assert main(["train", "--recipe", "ring", "--steps", "3", "--out", str(out), "--quiet",
+                 "--set", "log.tensorboard=false", "--set", "eval.n_samples=200"]) == 0
+    printed = capsys.readouterr().out
+    assert "{" not in printed  # no JSON for people; eval.json has it
+    assert re.search(r"^metric\s+value\s+floor$", printed, re.M), printed
+    assert re.search(r"^modes\s+\S+\s+8$", printed, re.M), printed
+    saved = json.loads((out / "eval.json").read_text())
+    assert "modes" in saved and "extractor" not in saved  # points: no feature extractor
+
+
+def test_table_shows_kid_times_1000_with_its_unit_and_five_sentences():
+    from stablegan.reports.table import result_table
+
+    result = {"kid/classifier": 0.0123, "floor/kid/classifier": 0.0004, "fid/classifier": 3.5,
+              "n_eval": 500, "samples": [f"sentence {i}" for i in range(10)]}
+    text = result_table(result)
+    assert re.search(r"^kid/classifier ×10³\s+12\.3\s+0\.4$", text, re.M), text
+    assert re.search(r"^fid/classifier\s+3\.5$", text, re.M), text
+    assert "sentence 4" in text and "sentence 5" not in text
