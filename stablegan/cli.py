@@ -237,10 +237,15 @@ def cmd_recipes(args: argparse.Namespace) -> int:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
+    from stablegan.config import Config
     from stablegan.methods import describe
+    from stablegan.recipes import recipe_dict, recipe_names
 
     for name, desc in describe():
         print(f"{name:18s} {desc}")
+    print("\nrecipe -> default method (change it with --set method=NAME)")
+    for recipe in recipe_names():
+        print(f"  {recipe:16s} {recipe_dict(recipe).get('method') or Config().method}")
     return 0
 
 

@@ -76,3 +76,15 @@ def test_table_shows_kid_times_1000_with_its_unit_and_five_sentences():
     assert re.search(r"^kid/classifier ×10³\s+12\.3\s+0\.4$", text, re.M), text
     assert re.search(r"^fid/classifier\s+3\.5$", text, re.M), text
     assert "sentence 4" in text and "sentence 5" not in text
+
+
+def test_methods_lists_the_default_method_of_every_recipe(capsys):
+    from stablegan.cli import main
+    from stablegan.recipes import load_config, recipe_names
+
+    assert main(["methods"]) == 0
+    printed = capsys.readouterr().out
+    assert "recipe -> default method" in printed
+    for recipe in recipe_names():
+        assert re.search(rf"^\s+{re.escape(recipe)}\s+{re.escape(load_config(recipe).method)}$",
+                         printed, re.M), recipe
