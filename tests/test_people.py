@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from stablegan import Trainer
 from stablegan.training.rundir import format_duration, format_estimate
 
@@ -88,3 +90,104 @@ def test_methods_lists_the_default_method_of_every_recipe(capsys):
     for recipe in recipe_names():
         assert re.search(rf"^\s+{re.escape(recipe)}\s+{re.escape(load_config(recipe).method)}$",
                          printed, re.M), recipe
+
+
+# ----------------------------------------------------------------------------- provenance
+@pytest.fixture
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("STABLEGAN_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _digits_eval(cfg, run_dir, n=200, final=True):
+    from stablegan.data import build_data
+    from stablegan.evaluation import evaluate
+    from stablegan.tasks import task_for
+
+    data = build_data(cfg.data, cfg.seed)
+    return evaluate(lambda k: data.reals(k, "holdout") * 0.9, task_for(data, cfg), cfg.eval, n=n,
+                    run_dir=run_dir, final=final)
+
+
+def test_classifier_numbers_carry_the_networks_hash_and_accuracy(tmp_path, _cache, monkeypatch,
+                                                                  capsys):
+    import hashlib
+
+    import stablegan.classifier as sgc
+    from stablegan.recipes import load_config
+
+    monkeypatch.setattr(sgc, "AUTO_TRAIN_EPOCHS", 1)  # the on-the-fly classifier, quickly
+    cfg = load_config("digits", None, ["log.progress=false", "eval.metrics=[fid,kid,class]"], 5)
+    res = _digits_eval(cfg, tmp_path)
+    err = capsys.readouterr().err
+    # a line *before* the (possibly long) training, not only the one after it
+    assert re.search(r"training a domain classifier for 'digits' \(\d[\d,]* labelled items", err)
+    prov = res["feature_extractors"]["classifier"]
+    pinned = tmp_path / "classifier.pt"
+    assert prov["sha256"] == hashlib.sha256(pinned.read_bytes()).hexdigest()[:12]
+    assert prov["test_accuracy"] == json.loads(pinned.with_suffix(".json").read_text())[
+        "test_accuracy"]
+    periodic = _digits_eval(cfg, tmp_path, final=False)  # evals.jsonl rows carry it too
+    assert periodic["feature_extractors"] == res["feature_extractors"]
+    assert "extractor" not in periodic
+
+
+def _fake_compare(tmp_path, shas):
+    from stablegan.compare import plan_runs
+
+    plans = plan_runs("ring", ["wgan-gp"], list(range(len(shas))), 4, None, [])
+    for p, sha in zip(plans, shas):
+        run = tmp_path / p["dir"]
+        run.mkdir(parents=True)
+        (run / "eval.json").write_text(json.dumps({
+            "fid/classifier": 100.0 + len(sha), "n_eval": 10,
+            "feature_extractors": {"classifier": {"sha256": sha, "test_accuracy": 0.9}}}))
+    return plans
+
+
+def test_compare_refuses_numbers_from_different_classifiers(tmp_path):
+    from stablegan.compare import summarise
+    from stablegan.errors import StableganError
+    from stablegan.reports import write_compare_report
+
+    plans = _fake_compare(tmp_path / "same", ["aaaa", "aaaa"])
+    summary = summarise(tmp_path / "same", "ring", plans)
+    assert summary["feature_extractors"]["wgan-gp/seed0"]["classifier"]["sha256"] == "aaaa"
+    write_compare_report(tmp_path / "same")
+
+    plans = _fake_compare(tmp_path / "mixed", ["aaaa", "bbbb"])
+    with pytest.raises(StableganError, match="different 'classifier' networks"):
+        summarise(tmp_path / "mixed", "ring", plans)
+    saved = json.loads((tmp_path / "mixed" / "summary.json").read_text())
+    assert "refused" in saved and not (tmp_path / "mixed" / "summary.md").exists()
+    with pytest.raises(StableganError, match="not comparable"):
+        write_compare_report(tmp_path / "mixed")
+
+
+# ----------------------------------------------------------------------------- the report
+def test_report_is_one_html_file_with_embedded_images(make_cfg, tmp_path):
+    from stablegan.reports import write_report
+
+    run = tmp_path / "run"
+    Trainer.from_config(make_cfg(steps=4), out_dir=run).fit()
+    index = write_report(run)
+    assert [p.name for p in index.parent.iterdir()] == ["index.html"]
+    page = index.read_text()
+    srcs = re.findall(r'<img src="([^"]*)"', page)
+    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+
+
+def test_report_shows_only_the_diagnostics_that_apply():
+    from stablegan.reports.html import _diagnostic_groups
+
+    rows = [{"step": i, "critic/wasserstein_estimate": 0.1 * i, "critic/d_real": 0.5,
+             "lr/g": 2e-4, "lr/d": 2e-4 * (1 - i / 10), "grad/d_fake_norm": 1.0}
+            for i in range(1, 6)]
+
+    def keys(cfg):
+        return {k for _, ks in _diagnostic_groups(rows, cfg) for k in ks}
+
+    nsgan = keys({"method": "nsgan", "objective": {"loss": "nonsaturating"}})
+    assert "critic/wasserstein_estimate" not in nsgan and "critic/d_real" in nsgan
+    assert "lr/g" not in nsgan  # constant: a flat panel says nothing
+    assert "lr/d" in nsgan  # decaying: shown
+    assert "critic/wasserstein_estimate" in keys({"objective": {"loss": "wasserstein"}})
