@@ -191,3 +191,26 @@ def test_report_shows_only_the_diagnostics_that_apply():
     assert "lr/g" not in nsgan  # constant: a flat panel says nothing
     assert "lr/d" in nsgan  # decaying: shown
     assert "critic/wasserstein_estimate" in keys({"objective": {"loss": "wasserstein"}})
+
+
+# ----------------------------------------------------------------------------- own data
+def test_tensor_source_gives_mode_coverage_and_class_counts(user_modules):
+    import torch
+
+    from stablegan.data import TensorSource
+    from stablegan.errors import DataError
+
+    centres = torch.tensor([[2.0, 0.0], [-2.0, 0.0], [0.0, 2.0]])
+    labels = torch.randint(0, 3, (600,), generator=torch.Generator().manual_seed(0))
+    x = centres[labels] + 0.05 * torch.randn(600, 2)
+    src = TensorSource(x, modes=centres, mode_std=0.05, labels=labels)
+    assert src.num_classes == 3 and src.labelled(10)[1].dtype == torch.int64
+    cfg = {"steps": 2, "data": {"batch_size": 32}, "log": {"progress": False},
+           "eval": {"n_samples": 300}}
+    gen_cls, disc_cls = user_modules
+    result = Trainer(gen_cls(), disc_cls(), src, cfg).fit()
+    assert result["floor/modes"] == 3 and "modes" in result and "reverse_kl" in result
+    with pytest.raises(DataError, match="mode_std"):
+        TensorSource(x, modes=centres)
+    with pytest.raises(DataError, match=r"shape \(K, 2\)"):
+        TensorSource(x, modes=torch.zeros(3, 5), mode_std=0.1)
