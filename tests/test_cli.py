@@ -68,7 +68,7 @@ def test_recipes_lists_every_recipe(capsys):
 
 def test_methods_lists_every_preset(capsys):
     assert main(["methods"]) == 0
-    out = capsys.readouterr().out
+    out = capsys.readouterr().out.split("\n\n")[0]  # then: recipe -> default method
     names = [line.split()[0] for line in out.strip().splitlines()]
     assert names == list(PRESETS)
     assert all(len(line.split()) > 1 for line in out.strip().splitlines())  # with descriptions

@@ -214,3 +214,22 @@ def test_tensor_source_gives_mode_coverage_and_class_counts(user_modules):
         TensorSource(x, modes=centres)
     with pytest.raises(DataError, match=r"shape \(K, 2\)"):
         TensorSource(x, modes=torch.zeros(3, 5), mode_std=0.1)
+
+
+# ----------------------------------------------------------------------------- image recipes
+def test_cpu_sized_image_recipes_and_their_cost_in_the_readme():
+    from pathlib import Path
+
+    from stablegan.recipes import load_config, recipe_names
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    for small, full in (("mnist-cpu", "mnist"), ("cifar10-cpu", "cifar10-dcgan")):
+        assert small in recipe_names()
+        a, b = load_config(small), load_config(full)
+        assert a.data.name == b.data.name and a.model.channels < b.model.channels
+        assert a.steps * a.data.batch_size < b.steps * b.data.batch_size
+    for recipe in ("digits", "mnist-cpu", "cifar10-cpu", "mnist", "cifar10-dcgan",
+                   "cifar10-resnet"):
+        row = re.search(rf"^\| `{re.escape(recipe)}` \| (\S+) \| ([\d.]+) \|", readme, re.M)
+        assert row, f"README gives no cost for {recipe}"
+        assert row.group(1) == load_config(recipe).method
