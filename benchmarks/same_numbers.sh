@@ -41,6 +41,11 @@ import json, sys
 from pathlib import Path
 out = Path(sys.argv[1]); bad = 0
 def rows(p): return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+# descriptive keys whose presence changed on purpose: points name no "extractor" any more, and
+# evaluations gained "feature_extractors" (which network made the numbers); every number is
+# still compared, these are reported apart
+DESCRIPTIVE = {"extractor", "feature_extractors"}
+def numbers(rs): return [{k: v for k, v in r.items() if k not in DESCRIPTIVE} for r in rs]
 for spec in sys.argv[2:]:
     name = spec.split("|")[0]
     b, n = out / "base" / name, out / "new" / name
@@ -62,16 +67,18 @@ for spec in sys.argv[2:]:
     for e, d in ((eb, b), (en, n)):  # file paths name the run directory: compare them within it
         if "classifier" in e:
             e["classifier"] = str(Path(e["classifier"]).relative_to(d))
-    for k in sorted(set(eb) | set(en)):
+    described = sorted(k for k in DESCRIPTIVE if eb.get(k) != en.get(k))
+    for k in sorted((set(eb) | set(en)) - DESCRIPTIVE):
         if eb.get(k, "<missing>") != en.get(k, "<missing>"):
             diffs.append(f"eval.json {k}: {eb.get(k, '<missing>')!r} vs {en.get(k, '<missing>')!r}")
     for f in ("evals.jsonl",):
-        if (b / f).exists() and rows(b / f) != rows(n / f):
+        if (b / f).exists() and numbers(rows(b / f)) != numbers(rows(n / f)):
             diffs.append(f"{f} differs")
     keys = len(rb[0]) if rb else 0
     status = "identical" if not diffs else f"DIFFERENT ({len(diffs)}): " + "; ".join(diffs[:5])
     extra = (f"; keys added: {sorted(added)}" if added else "") + (
         f"; extra rows at steps {[st for _, st in extra]}" if extra else "")
+    extra += f"; descriptive keys changed: {described}" if described else ""
     print(f"{name}: {len(rb)} rows x {keys} keys, eval.json {len(eb)} keys: {status}{extra}")
     bad += bool(diffs)
 sys.exit(1 if bad else 0)

@@ -181,7 +181,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"run directory: {out}")
     print(f"  samples: {out / 'samples'}   losses: {out / 'losses.png'}   "
           f"checkpoint: {ckpt}")
-    print("evaluation: " + json.dumps(result))
+    from stablegan.reports.table import result_table
+
+    print(f"  evaluation: {out / 'eval.json'} (every key)")
+    print(result_table(result))
     return 0
 
 
@@ -238,10 +241,15 @@ def cmd_recipes(args: argparse.Namespace) -> int:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
+    from stablegan.config import Config
     from stablegan.methods import describe
+    from stablegan.recipes import recipe_dict, recipe_names
 
     for name, desc in describe():
         print(f"{name:18s} {desc}")
+    print("\nrecipe -> default method (change it with --set method=NAME)")
+    for recipe in recipe_names():
+        print(f"  {recipe:16s} {recipe_dict(recipe).get('method') or Config().method}")
     return 0
 
 

@@ -132,11 +132,14 @@ def summarise(out: Path, recipe: str, plans: list[dict[str, Any]],
     curves: dict[str, list[list[dict[str, Any]]]] = {m: [] for m in methods}
     evals: dict[str, list[list[dict[str, Any]]]] = {m: [] for m in methods}
     stability: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
+    extractors: dict[str, Any] = {}
     for p in plans:
         run_dir = out / p["dir"]
         ev = run_dir / "eval.json"
         if ev.is_file():
             result = json.loads(ev.read_text())
+            if isinstance(result.get("feature_extractors"), dict):
+                extractors[p["key"]] = result["feature_extractors"]
             for k, v in result.items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "n_eval":
                     per_method[p["method"]].setdefault(k, []).append(float(v))
@@ -158,9 +161,22 @@ def summarise(out: Path, recipe: str, plans: list[dict[str, Any]],
     summary = {"recipe": recipe, "steps": {p["method"]: p["steps"] for p in plans},
                "methods": methods, "seeds": seeds,
                "runs": {p["key"]: p["dir"] for p in plans}, "metrics": metrics}
+    if extractors:
+        summary["feature_extractors"] = extractors
     if results is not None:
         summary["status"] = {r["key"]: r["status"] for r in results}
+    clash = extractor_mismatch(summary)
+    if clash:
+        summary["refused"] = clash
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if clash:
+        (out / "summary.md").unlink(missing_ok=True)
+        raise StableganError(
+            f"refusing to tabulate: {clash}",
+            hint="evaluate every run with the same network, e.g. 'stablegan eval --run DIR --set "
+                 "eval.classifier_path=FILE' for each run (or delete the runs' classifier.pt to "
+                 "use the cached one), then rerun the same compare command: finished runs are "
+                 "skipped and the summary is rebuilt")
     (out / "summary.md").write_text(summary_markdown(summary))
     metric_keys = sorted({k for m in methods for r in sum(evals[m], []) for k, v in r.items()
                           if k not in ("step", "batches", "n_eval") and not k.startswith("floor/")
@@ -168,6 +184,29 @@ def summarise(out: Path, recipe: str, plans: list[dict[str, Any]],
     _curves_png(evals, metric_keys, out / "curves.png")
     plot_loss_variance_compare(curves, out / "loss_variance.png", x="batches")
     return summary
+
+
+def extractor_mismatch(summary: dict[str, Any]) -> str | None:
+    """A message when the runs of ``summary`` scored one feature space (e.g. ``classifier``)
+    with different networks (different sha256), whose numbers are therefore not comparable;
+    None when they agree or nothing is recorded (runs from before provenance was recorded)."""
+    from stablegan.evaluation import provenance_id
+
+    per = summary.get("feature_extractors")
+    if not isinstance(per, dict):
+        return None
+    spaces = sorted({s for prov in per.values() if isinstance(prov, dict) for s in prov})
+    for space in spaces:
+        ids: dict[str, list[str]] = {}
+        for run, prov in per.items():
+            ident = provenance_id(prov.get(space)) if isinstance(prov, dict) else None
+            if ident:
+                ids.setdefault(ident, []).append(run)
+        if len(ids) > 1:
+            listed = "; ".join(f"sha256 {i}: {', '.join(r)}" for i, r in sorted(ids.items()))
+            return (f"the '{space}' numbers (<metric>/{space}) of these runs come from "
+                    f"{len(ids)} different '{space}' networks and are not comparable ({listed})")
+    return None
 
 
 def _curves_png(evals: dict[str, list[list[dict[str, Any]]]], keys: list[str], path: Path) -> None:
@@ -222,13 +261,19 @@ def summary_markdown(summary: dict[str, Any]) -> str:
              "Iterations per method: " + ", ".join(f"{m} {n}" for m, n in summary["steps"].items()),
              "", "| metric | " + " | ".join(methods) + " |",
              "|---|" + "---|" * len(methods)]
+    from stablegan.reports.table import DISPLAY_SCALE, display
+
     for k in keys:
         cells = []
         for m in methods:
             s = summary["metrics"][m].get(k)
-            cells.append("–" if not s or s["mean"] is None else f"{s['mean']:.4g} ± {s['std']:.2g}")
-        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+            cells.append("–" if not s or s["mean"] is None else
+                         f"{display(k, s['mean'])[1]:.4g} ± {display(k, s['std'])[1]:.2g}")
+        lines.append(f"| {display(k, 0.0)[0]} | " + " | ".join(cells) + " |")
     lines += ["", "`var2/*`: variance of the logged value over the second half of training."]
+    if any(k.removeprefix("floor/").split("/")[0] in DISPLAY_SCALE for k in keys):
+        lines.append("`kid ×10³`: KID shown multiplied by 1000, the scale papers report; "
+                     "summary.json and eval.json keep the raw value.")
     return "\n".join(lines) + "\n"
 
 

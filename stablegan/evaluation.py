@@ -253,6 +253,10 @@ def classifier_for(cfg: Any, data: Any, run_dir: Path | None, device: str, notes
 
     path, origin = find_classifier(cfg, run_dir, data, notes)
     if path is None and train and can_auto_train(data):
+        print(f"evaluation: training a domain classifier for '{data.name}' ({data.size:,} "
+              f"labelled items, {AUTO_TRAIN_EPOCHS} epochs; about a minute on 2 CPU cores for "
+              "MNIST-sized data, once: it is cached) for the feature space of <metric>/classifier",
+              file=sys.stderr)
         info = train_classifier(cfg, epochs=AUTO_TRAIN_EPOCHS, seed=0, data=data,
                                 log=lambda msg: print(msg, file=sys.stderr))
         path, origin = Path(info["path"]), "cache"
@@ -395,6 +399,55 @@ def default_image_metrics(space: str, dim: int, has_logits: bool, has_classifier
     return metrics
 
 
+# --------------------------------------------------------------------------------- provenance
+_HASHES: dict[tuple[str, int, int], str] = {}
+SHORT_HASH = 12  # hex digits of sha256 kept: enough to tell two files apart
+
+
+def file_sha256(path: str | Path) -> str:
+    """The first ``SHORT_HASH`` hex digits of the sha256 of ``path`` (cached per path, size and
+    modification time, so periodic evaluations hash a file once)."""
+    import hashlib
+
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES:
+        digest = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        _HASHES[key] = digest.hexdigest()[:SHORT_HASH]
+    return _HASHES[key]
+
+
+def extractor_provenance(described: dict[str, Any], cfg: Any) -> dict[str, dict[str, Any]]:
+    """Which network produced the numbers of each feature space, ``{space: {...}}``: for the
+    domain classifier (``<metric>/classifier``) its file's short sha256 and the test accuracy of
+    its ``.json`` sidecar; for Inception its weights file's sha256; nothing for pixels or
+    coordinates. Two numbers under the same key are comparable only when these agree."""
+    from stablegan.classifier import read_info
+
+    prov: dict[str, dict[str, Any]] = {}
+    clf = described.get("classifier")
+    if clf and Path(clf).is_file():
+        info = read_info(clf)
+        prov["classifier"] = {"sha256": file_sha256(clf), "file": Path(clf).name,
+                              "test_accuracy": info.get("test_accuracy"),
+                              "data": info.get("data")}
+    if described.get("extractor") == "inception":
+        given = cfg.eval.inception_weights
+        weights = Path(given).expanduser() if given else inception_cache_path()
+        if weights.is_file():
+            prov["inception"] = {"sha256": file_sha256(weights), "file": weights.name}
+    return prov
+
+
+def provenance_id(info: Any) -> str | None:
+    """The identity of one extractor entry (its sha256), or None when unknown."""
+    return str(info.get("sha256")) if isinstance(info, dict) and info.get("sha256") else None
+
+
 # --------------------------------------------------------------------------------- evaluation
 def evaluate(sampler: Callable[[int], Tensor], task: Any, ecfg: Any, *, n: int | None = None,
              run_dir: Path | None = None, device: str = "cpu", final: bool = True,
@@ -413,11 +466,17 @@ def evaluate(sampler: Callable[[int], Tensor], task: Any, ecfg: Any, *, n: int |
     sets.generator = generator
     out = task.metrics(sets, ecfg, run_dir=run_dir, device=device, final=final)
     described = {key: out.pop(key) for key in ("extractor", "classifier") if key in out}
+    provenance = extractor_provenance(described, task.cfg)
     out = {key: v for key, v in out.items() if not key.startswith(_DROP)}
     if not final:  # constants of the setup: kept out of the curves of periodic evaluations
-        return {key: v for key, v in out.items() if not key.startswith(_SETUP)}
+        out = {key: v for key, v in out.items() if not key.startswith(_SETUP)}
+        if provenance:
+            out["feature_extractors"] = provenance
+        return out
     out["n_eval"] = sets.m
     out.update(described)
+    if provenance:
+        out["feature_extractors"] = provenance
     if sets.notes:
         out["notes"] = "; ".join(sets.notes)
     return out

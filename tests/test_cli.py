@@ -68,7 +68,7 @@ def test_recipes_lists_every_recipe(capsys):
 
 def test_methods_lists_every_preset(capsys):
     assert main(["methods"]) == 0
-    out = capsys.readouterr().out
+    out = capsys.readouterr().out.split("\n\n")[0]  # then: recipe -> default method
     names = [line.split()[0] for line in out.strip().splitlines()]
     assert names == list(PRESETS)
     assert all(len(line.split()) > 1 for line in out.strip().splitlines())  # with descriptions
@@ -99,9 +99,13 @@ def test_train_prints_the_run_summary(tmp_path, capsys):
     assert main(_train_args(out, 1)) == 0
     printed = capsys.readouterr().out
     assert f"run directory: {out}" in printed
-    evaluation = [line for line in printed.splitlines() if line.startswith("evaluation: ")]
-    assert len(evaluation) == 1
-    assert "swd" in json.loads(evaluation[0][len("evaluation: "):])
+    lines = printed.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.split()[:3] == ["metric", "value",
+                                                                           "floor"])
+    rows = {line.split()[0]: line.split()[1:] for line in lines[head + 2:] if line.strip()
+            and not line.startswith("(")}
+    assert "swd" in rows and len(rows["swd"]) == 2  # value and floor
+    assert "swd" in json.loads((out / "eval.json").read_text())
 
 
 def test_eval_prints_one_json_object_and_writes_eval_json(run_dir, capsys):

@@ -86,7 +86,7 @@ def test_toy_default_set_has_mode_metrics_swd_and_floors():
     assert res["modes"] == 4 and res["floor/modes"] == 8
     assert res["reverse_kl"] == pytest.approx(math.log(2), abs=0.01)
     assert res["floor/swd"] < res["swd"]
-    assert res["n_eval"] == 500 and res["extractor"] == "pixels"
+    assert res["n_eval"] == 500 and "extractor" not in res  # points: their own coordinates
     assert_floors(res)
 
 
@@ -133,6 +133,8 @@ def test_periodic_eval_has_no_strings_and_no_png(tmp_path, digits_classifier):
     cfg = load_config("digits", None, [*BASE, f"eval.classifier_path={digits_classifier}",
                                        "eval.every=5"], 20)
     res = evaluate_generator(fake_trainer(cfg, noisy_reals, out_dir=tmp_path, step=10), 100)
+    prov = res.pop("feature_extractors")  # which network made the numbers: in every evals row
+    assert set(prov) == {"classifier"} and len(prov["classifier"]["sha256"]) == 12
     assert all(isinstance(v, (int, float)) for v in res.values())
     assert "n_eval" not in res and "num_classes/classifier" not in res
     assert not (tmp_path / "nearest_pairs.png").exists()

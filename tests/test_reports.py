@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import math
 from html.parser import HTMLParser
@@ -38,12 +40,14 @@ class _Refs(HTMLParser):
         self.links: list[str] = []
         self.tags: set[str] = set()
         self.text: list[str] = []
+        self.files: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.add(tag)
         a = dict(attrs)
         if tag == "img":
             self.imgs.append(a["src"] or "")
+            self.files.append(a.get("data-file") or "")
         if tag == "a":
             self.links.append(a["href"] or "")
 
@@ -60,15 +64,14 @@ def _parse(index: Path) -> _Refs:
 
 
 def _assert_pngs(index: Path, srcs: list[str]) -> None:
+    """Every image is embedded in the page (a PNG data URI): the report is one file."""
     assert srcs
     for src in srcs:
-        assert "://" not in src and not src.startswith("/"), src
-        path = (index.parent / unquote(src)).resolve()
-        assert path.is_file(), src
-        assert index.parent.resolve() in path.parents, f"{src} is outside report/"
-        with Image.open(path) as im:
+        assert src.startswith("data:image/png;base64,"), src[:60]
+        with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as im:
             im.verify()
             assert im.format == "PNG"
+    assert [p.name for p in index.parent.iterdir()] == ["index.html"]
 
 
 def _metrics_lines(n: int, seed: int, nan_every: int = 0) -> list[str]:
@@ -251,7 +254,7 @@ def test_write_report(tmp_path: Path) -> None:
     assert index == run / "report" / "index.html"
     refs = _parse(index)
     _assert_pngs(index, refs.imgs)
-    names = {Path(unquote(s)).name for s in refs.imgs}
+    names = set(refs.files)
     assert {"losses.png", "evals.png", "step_000100.png", "step_000200.png"} <= names
     assert "nearest_pairs.png" in names
     assert any(n.startswith("diag_") for n in names)
@@ -309,7 +312,7 @@ def test_write_compare_report(tmp_path: Path) -> None:
     assert index == cdir / "report" / "index.html"
     refs = _parse(index)
     _assert_pngs(index, refs.imgs)
-    names = {Path(unquote(s)).name for s in refs.imgs}
+    names = set(refs.files)
     assert {"compare_modes.png", "compare_fid_classifier.png", "loss_variance.png"} <= names
     assert len(refs.links) == 1
     target = (index.parent / unquote(refs.links[0])).resolve()

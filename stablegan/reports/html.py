@@ -1,19 +1,23 @@
 """Self-contained HTML reports of a run directory and of a ``compare`` output directory.
 
-Each report is ``<dir>/report/index.html`` plus the PNGs it shows, all in ``<dir>/report/`` and
-referenced by relative paths: no scripts, no external assets, inline CSS. Missing optional inputs
+Each report is one file, ``<dir>/report/index.html``: every plot and sample grid is embedded as a
+base64 ``data:image/png`` URI, the CSS is inline, there are no scripts and no external assets, so
+the file can be mailed or moved alone. (The only links are those of a comparison to its runs' own
+reports.) Missing optional inputs
 become a note on the page; only a missing ``metrics.jsonl`` (run) or ``summary.json`` (compare)
 raises :class:`~stablegan.errors.DataError`.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import math
 import os
 import re
 import shutil
+import tempfile
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
@@ -34,6 +38,7 @@ from stablegan.reports.plots import (
     plot_losses,
     read_jsonl,
 )
+from stablegan.reports.table import display
 
 #: Diagnostic groups shown on a run report, in order: (section title, key globs).
 DIAGNOSTIC_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -88,8 +93,11 @@ def _src(rel: str) -> str:
     return _e(quote(Path(rel).as_posix()))
 
 
-def _img(rel: str, alt: str) -> str:
-    return f'<img src="{_src(rel)}" alt="{_e(alt)}">'
+def _img(path: Path, alt: str) -> str:
+    """``path`` (a PNG) embedded in the page as a data URI."""
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return (f'<img src="data:image/png;base64,{data}" alt="{_e(alt)}" '
+            f'data-file="{_e(Path(path).name)}">')
 
 
 def _note(text: str) -> str:
@@ -183,9 +191,12 @@ def _check_run_dir(run_dir: Path) -> None:
         )
 
 
-def _diagnostic_groups(rows: Rows) -> list[tuple[str, list[str]]]:
-    """(title, keys) per diagnostic group with data; keys of no known group go to 'other'."""
-    keys = [k for k in numeric_keys(rows) if not any(fnmatchcase(k, p) for p in _NOT_DIAGNOSTIC)]
+def _diagnostic_groups(rows: Rows, cfg: Mapping[str, Any] | None = None
+                       ) -> list[tuple[str, list[str]]]:
+    """(title, keys) per diagnostic group with data; keys of no known group go to 'other'.
+    Curves that do not apply to the run's method (``_applies``) are left out."""
+    keys = [k for k in numeric_keys(rows) if not any(fnmatchcase(k, p) for p in _NOT_DIAGNOSTIC)
+            and _applies(k, rows, cfg or {})]
     groups, used = [], set()
     for title, patterns in DIAGNOSTIC_GROUPS:
         ks = [k for k in keys if any(fnmatchcase(k, p) for p in patterns)]
@@ -196,6 +207,39 @@ def _diagnostic_groups(rows: Rows) -> list[tuple[str, list[str]]]:
     if other:
         groups.append(("other", other))
     return groups
+
+
+def _run_config(run_dir: Path) -> dict[str, Any]:
+    """The run's config.yaml as a dict ({} when missing or unreadable)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _applies(key: str, rows: Rows, cfg: Mapping[str, Any]) -> bool:
+    """Whether a diagnostic curve means something for this run: the critic's Wasserstein
+    estimate only for a Wasserstein critic (``objective.loss=wasserstein``), learning-rate curves
+    only when the rate changes (a schedule, or a rollback's cut)."""
+    if key == "critic/wasserstein_estimate":
+        loss = (cfg.get("objective") or {}).get("loss") if isinstance(cfg.get("objective"),
+                                                                      Mapping) else None
+        return loss == "wasserstein" or not cfg
+    if key.startswith("lr/"):
+        values = {r[key] for r in rows if isinstance(r.get(key), int | float)}
+        return len(values) > 1
+    return True
+
+
+def _remove_old_assets(out: Path) -> None:
+    """PNGs and sample copies that reports written by earlier versions left beside index.html."""
+    for old in out.glob("*.png"):
+        old.unlink(missing_ok=True)
+    if (out / "samples").is_dir():
+        shutil.rmtree(out / "samples", ignore_errors=True)
 
 
 def _constant_eval_key(key: str) -> bool:
@@ -210,6 +254,14 @@ def write_report(run_dir: str | Path) -> Path:
     _check_run_dir(run_dir)
     out = run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
+    try:
+        return _write_report(run_dir, out, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_report(run_dir: Path, out: Path, tmp: Path) -> Path:
     rows, skipped = _read_rows(run_dir / "metrics.jsonl")
 
     last = rows[-1] if rows else {}
@@ -227,8 +279,8 @@ def write_report(run_dir: str | Path) -> Path:
 
     # Losses.
     try:
-        plot_losses(rows, out / "losses.png")
-        body.append(_section("losses", "Losses", [_img("losses.png", "D and G loss")]))
+        plot_losses(rows, tmp / "losses.png")
+        body.append(_section("losses", "Losses", [_img(tmp / "losses.png", "D and G loss")]))
     except DataError as err:
         body.append(_section("losses", "Losses", [_note(str(err))]))
 
@@ -238,8 +290,8 @@ def write_report(run_dir: str | Path) -> Path:
     if evals_path.is_file():
         evals, _ = _read_rows(evals_path)
         keys = [k for k in numeric_keys(evals) if not _constant_eval_key(k)]
-        if plot_curves(evals, keys, out / "evals.png", title="evaluations during training"):
-            parts.append(_img("evals.png", "evaluation metrics over training"))
+        if plot_curves(evals, keys, tmp / "evals.png", title="evaluations during training"):
+            parts.append(_img(tmp / "evals.png", "evaluation metrics over training"))
         else:
             parts.append(_note("evals.jsonl holds no finite metric values"))
     else:
@@ -250,25 +302,19 @@ def write_report(run_dir: str | Path) -> Path:
 
     # Diagnostics.
     parts = []
-    for title, keys in _diagnostic_groups(rows):
+    for title, keys in _diagnostic_groups(rows, _run_config(run_dir)):
         name = f"diag_{_slug(title)}.png"
-        if plot_curves(rows, keys, out / name, title=title):
-            parts += [f"<h3>{_e(title)}</h3>", _img(name, title)]
+        if plot_curves(rows, keys, tmp / name, title=title):
+            parts += [f"<h3>{_e(title)}</h3>", _img(tmp / name, title)]
     body.append(_section("diagnostics", "Diagnostics", parts or [_note("none logged")]))
 
-    # Sample grids over training, copied so the report is self-contained.
-    sample_out = out / "samples"
-    if sample_out.is_dir():
-        for old in sample_out.glob("step_*.png"):
-            old.unlink()
+    # Sample grids over training, embedded so the report is one file.
     figures = []
     for step, src in _sample_grids(run_dir):
         if not _valid_png(src):
             continue
-        sample_out.mkdir(exist_ok=True)
-        shutil.copyfile(src, sample_out / src.name)
         figures.append(
-            f"<figure>{_img(f'samples/{src.name}', f'samples at step {step}')}"
+            f"<figure>{_img(src, f'samples at step {step}')}"
             f"<figcaption>step {step}</figcaption></figure>"
         )
     texts = _sample_texts(run_dir)
@@ -285,8 +331,7 @@ def write_report(run_dir: str | Path) -> Path:
     # Nearest-neighbour pairs.
     pairs = run_dir / "nearest_pairs.png"
     if pairs.is_file() and _valid_png(pairs):
-        shutil.copyfile(pairs, out / "nearest_pairs.png")
-        parts = [_img("nearest_pairs.png", "generated samples and their nearest training images")]
+        parts = [_img(pairs, "generated samples and their nearest training images")]
     else:
         parts = [_note("no nearest_pairs.png")]
     body.append(_section("nearest", "Nearest training neighbours", parts))
@@ -302,6 +347,7 @@ def write_report(run_dir: str | Path) -> Path:
 
     index = out / "index.html"
     index.write_text(_page(f"stablegan report: {run_dir.resolve().name}", body), encoding="utf-8")
+    _remove_old_assets(out)
     return index
 
 
@@ -346,8 +392,8 @@ def _eval_table(path: Path) -> str:
         return _note("eval.json holds no metrics")
     sentences = data.get("samples") if isinstance(data.get("samples"), list) else None
     rows = "".join(
-        f'<tr><td class="k">{_e(k)}</td><td>{_fmt(v)}</td></tr>' for k, v in _flatten(data).items()
-        if k != "samples"
+        f'<tr><td class="k">{_e(display(k, v)[0])}</td><td>{_fmt(display(k, v)[1])}</td></tr>'
+        for k, v in _flatten(data).items() if k != "samples"
     )
     table = f'<table><tr><th class="k">metric</th><th>value</th></tr>{rows}</table>'
     if sentences:  # text runs: the final generator's sentences beside the numbers
@@ -379,7 +425,7 @@ def _summary_table(summary: Mapping[str, Any], methods: Sequence[str]) -> str:
             names += [k for k in per if k not in names]
     if not names:
         return _note("summary.json holds no metrics")
-    head = "".join(f"<th>{_e(n)}</th>" for n in names)
+    head = "".join(f"<th>{_e(display(n, 0.0)[0])}</th>" for n in names)
     lines = [f'<table><tr><th class="k">method</th>{head}</tr>']
     for m in methods:
         per = metrics.get(m) if isinstance(metrics.get(m), Mapping) else {}
@@ -391,10 +437,10 @@ def _summary_table(summary: Mapping[str, Any], methods: Sequence[str]) -> str:
                 continue
             values = s.get("values") if isinstance(s.get("values"), list) else []
             std = s.get("std")
-            text = _fmt(s["mean"])
+            text = _fmt(display(n, s["mean"])[1])
             if isinstance(std, int | float) and math.isfinite(std) and len(values) != 1:
-                text += f" ± {_fmt(std)}"
-            tip = ", ".join(_fmt(v) for v in values)
+                text += f" ± {_fmt(display(n, std)[1])}"
+            tip = ", ".join(_fmt(display(n, v)[1]) for v in values)
             cells.append(f'<td title="{tip}">{text}</td>')
         lines.append(f'<tr><td class="k">{_e(m)}</td>{"".join(cells)}</tr>')
     lines.append("</table>")
@@ -425,8 +471,25 @@ def write_compare_report(compare_dir: str | Path) -> Path:
             hint="pass the output directory of `stablegan compare`",
         )
     summary = _load_summary(compare_dir)
+    from stablegan.compare import extractor_mismatch
+
+    clash = extractor_mismatch(summary)
+    if clash:
+        raise DataError(f"refusing to put these runs in one table: {clash}",
+                        hint="evaluate every run with the same network ('stablegan eval --run "
+                             "DIR --set eval.classifier_path=FILE'), then rerun the compare "
+                             "command to rebuild summary.json")
     out = compare_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
+    try:
+        return _write_compare_report(compare_dir, summary, out, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_compare_report(compare_dir: Path, summary: dict[str, Any], out: Path,
+                          tmp: Path) -> Path:
     grouped = _runs_by_method(summary, compare_dir)
     methods = list(grouped)
 
@@ -466,10 +529,11 @@ def write_compare_report(compare_dir: str | Path) -> Path:
         if key in AXIS_KEYS or key.startswith("time/"):
             continue
         name = f"compare_{_slug(key)}.png"
-        if plot_compare(evals, key, out / name, x="batches"):
-            parts.append(_img(name, f"{key} against batches consumed"))
-    if plot_loss_variance_compare(metrics, out / "loss_variance.png", x="batches"):
-        parts.append(_img("loss_variance.png", "rolling loss variance against batches consumed"))
+        if plot_compare(evals, key, tmp / name, x="batches"):
+            parts.append(_img(tmp / name, f"{key} against batches consumed"))
+    if plot_loss_variance_compare(metrics, tmp / "loss_variance.png", x="batches"):
+        parts.append(_img(tmp / "loss_variance.png",
+                          "rolling loss variance against batches consumed"))
     if missing:
         parts.append(_note(f"runs without metrics.jsonl: {', '.join(missing)}"))
     body.append(
@@ -504,4 +568,5 @@ def write_compare_report(compare_dir: str | Path) -> Path:
     index.write_text(
         _page(f"stablegan comparison: {compare_dir.resolve().name}", body), encoding="utf-8"
     )
+    _remove_old_assets(out)
     return index

@@ -125,6 +125,8 @@ class ImagesTask(Task):
             wanted = [w for w in wanted if w != "swd"]
         out.update(feature_space_metrics(self, sets, ecfg, wanted, space, feats, logits,
                                          class_src, run_dir, final, source))
+        if "classifier" not in out and class_src is not None and class_src[0] == "classifier":
+            out["classifier"] = str(self._class_file)  # class metrics: the file that judged
         return out
 
     def _class_source(self, space: str, logits: dict[str, Tensor | None], sets: EvalSets,
@@ -137,6 +139,7 @@ class ImagesTask(Task):
             found = ev.classifier_for(self.cfg, self.data, run_dir, device, notes, train=False)
             if found is not None:
                 cls_ext, cls_path = found
+                self._class_file = cls_path
                 return ("classifier", {key: ev.extract(cls_ext, x, _NAMES[key], cls_path)[1]
                                        for key, x in (("fake", sets.fake), ("ref", sets.ref),
                                                       ("floor", sets.floor))})

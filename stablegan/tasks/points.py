@@ -43,9 +43,9 @@ class PointsTask(Task):
                 device: str = "cpu", final: bool = True) -> dict[str, Any]:
         if ecfg.extractor in ("auto", "pixels"):
             out = super().metrics(sets, ecfg, run_dir=run_dir, device=device, final=final)
-            # the SWD of points is in their own coordinates: plain "swd"
-            out = {k.replace("swd/pixels", "swd"): v for k, v in out.items()}
-            return {**out, "extractor": "pixels"}
+            # the SWD of points is in their own coordinates: plain "swd"; no feature extractor
+            # is involved, so none is named
+            return {k.replace("swd/pixels", "swd"): v for k, v in out.items()}
         # an explicit feature extractor: modes in coordinates, the rest in its feature space
         from stablegan import evaluation as ev
         from stablegan.tasks.images import extract_sets, feature_space_metrics

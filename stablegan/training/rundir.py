@@ -65,6 +65,36 @@ def progress_bar(total: int, initial: int, enabled: bool, desc: str = "train") -
                 desc=desc)
 
 
+def advance(bar: Any, last: bool) -> None:
+    """One step of ``bar``. The last step only counts (no redraw): ``close()`` then draws the
+    final line once, instead of once by the update and again by the close."""
+    if last and hasattr(bar, "n"):
+        bar.n += 1
+    else:
+        bar.update(1)
+
+
+def format_duration(seconds: float) -> str:
+    """``7800`` -> ``"2 h 10 min"``, ``95`` -> ``"1 min 35 s"``, ``12`` -> ``"12 s"``."""
+    s = max(0, int(round(seconds)))
+    if s >= 3600:
+        h, m = divmod(round(s / 60), 60)
+        return f"{h} h {m} min" if m else f"{h} h"
+    if s >= 60:
+        m, r = divmod(s, 60)
+        return f"{m} min {r} s" if r and m < 10 else f"{m} min"
+    return f"{s} s"
+
+
+def format_estimate(sec_per_it: float, remaining: int, total: int, measured: int) -> str:
+    """The one line printed early in a run: the wall time the rest of the budget will take."""
+    rate = (f"{sec_per_it:.2g} s/it" if sec_per_it >= 1 else f"{1 / sec_per_it:.3g} it/s"
+            if sec_per_it > 0 else "n/a")
+    left = "" if remaining == total else f" ({remaining:,} left)"
+    return (f"estimate: about {format_duration(sec_per_it * remaining)} for {total:,} iterations"
+            f"{left} at {rate} (measured over {measured} iterations; evaluations not counted)")
+
+
 def write_final_outputs(out_dir: Path, result: dict[str, Any], window: int) -> None:
     """``eval.json`` and ``losses.png``; a failure warns (the checkpoint is complete)."""
     from stablegan.reports import plot_losses, read_jsonl

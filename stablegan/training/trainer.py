@@ -52,6 +52,8 @@ from stablegan.training.phases import Phase
 from stablegan.training.rundir import (
     Interrupted,
     RunDirectory,
+    advance,
+    format_estimate,
     load_run,
     progress_bar,
     write_final_outputs,
@@ -68,6 +70,9 @@ from stablegan.tricks import ExponentialMovingAverage
 SAMPLE_SEED_OFFSET = 9_973
 # iterations after which the task looks at generated samples (e.g. the image range warning)
 WATCH_STEPS = (1, 10, 100)
+# the one-line wall-time estimate: after this many timed iterations or seconds, whichever first
+ESTIMATE_AFTER_STEPS = 5
+ESTIMATE_AFTER_SECONDS = 10.0
 
 __all__ = ["Interrupted", "RunDirectoryError", "Trainer", "load_run", "seed_everything"]
 
@@ -235,6 +240,7 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
         if self.distributed:  # BatchNorm statistics of rank 0 everywhere, as DDP does
             distributed.broadcast_modules([self.method.networks[k] for k in phase.networks],
                                           buffers_only=True)
+        bar = self._bar(phase)  # before the step counts, so the bar starts where it was
         if phase.adversarial:
             self.step += 1
         else:
@@ -259,11 +265,12 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
                     self._writer.write(row)
                 if tb:
                     tb.scalars(row, self.step if phase.adversarial else index + 1)
-        bar = self._bar(phase)
-        bar.update(1)
         if convert:
             bar.set_postfix({k.split("/")[1]: f"{row[k]:.3f}" for k in self._loss_keys(row)},
                             refresh=False)
+        advance(bar, last=done)
+        if phase.adversarial and self.is_main:
+            self._estimate(index + 1, phase.steps)
         stop = self._after_adversarial_step(done) if phase.adversarial else False
         if done and not phase.adversarial and self.out_dir is not None and self.is_main:
             name = f"{phase.name}_step_{index + 1:06d}{self.task.sample_suffix}"
@@ -318,6 +325,26 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
             for name, value in step_losses.items():
                 if f"loss/{name}" in row:
                     self._variance(name).add(float(value))
+
+    def _estimate(self, done: int, total: int) -> None:
+        """Once per run, after ``ESTIMATE_AFTER_STEPS`` adversarial iterations or
+        ``ESTIMATE_AFTER_SECONDS`` (whichever comes first), print the expected wall time of the
+        remaining budget to stderr (only with ``log.progress``; it changes no number)."""
+        if not self.cfg.log.progress or getattr(self, "_estimated", False):
+            return
+        now = time.perf_counter()
+        start = getattr(self, "_estimate_start", None)
+        if start is None:  # the clock starts after the first iteration (its one-off costs)
+            self._estimate_start = (now, done)
+            return
+        t0, d0 = start
+        its, seconds = done - d0, now - t0
+        if its < 1 or (its < ESTIMATE_AFTER_STEPS and seconds < ESTIMATE_AFTER_SECONDS):
+            return
+        self._estimated = True
+        if done >= total:
+            return
+        print(format_estimate(seconds / its, total - done, total, its), file=sys.stderr)
 
     def _health_check(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         """Training-health alarms on this row (``stablegan.training.health``), each printed
