@@ -18,9 +18,9 @@ from stablegan.cli import main
 from stablegan.config import DataConfig
 from stablegan.data import build_data
 from stablegan.errors import ConfigError, DataError
-from stablegan.metrics.bleu import corpus_bleu, pairwise_bleu
 from stablegan.methods.pair import LatentPair
 from stablegan.methods.style import StyleMethod
+from stablegan.metrics.bleu import corpus_bleu, pairwise_bleu
 from stablegan.models.style import StyleAutoencoder, StyleClassifier, mask_after_eos
 from stablegan.recipes import load_config
 from stablegan.training.checkpoint import load_checkpoint
