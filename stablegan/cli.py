@@ -97,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
     c.add_argument("--seed", type=int, default=0, help="seed of the split and initialisation")
 
+    p = sub.add_parser("transfer", help="style transfer: rewrite each line of --input in another "
+                       "style with a trained style run (one output sentence per line)")
+    p.add_argument("--run", required=True, help="run directory of a style run (yelp-style, "
+                   "text-style)")
+    p.add_argument("--input", required=True, help="a UTF-8 text file, one sentence per line")
+    p.add_argument("--to", help="target label for every line (default: the other style of the "
+                   "one the model's classifier reads in each line)")
+    p.add_argument("--out", help="output file (default: stdout)")
+    p.add_argument("--checkpoint", default="last.pt", help="last.pt or best.pt")
+
     sub.add_parser("recipes", help="list built-in recipes")
     sub.add_parser("methods", help="list method presets (--set method=NAME)")
     return parser
@@ -231,6 +241,21 @@ def cmd_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_transfer(args: argparse.Namespace) -> int:
+    from stablegan.style_transfer import transfer_file
+
+    lines, notes = transfer_file(args.run, args.input, args.to, args.checkpoint)
+    for note in notes:
+        print(note, file=sys.stderr)
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(args.out)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_recipes(args: argparse.Namespace) -> int:
     from stablegan.recipes import DEFAULT_RECIPE, describe_recipes
 
@@ -313,7 +338,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 COMMANDS = {"classifier": cmd_classifier,
             "compare": cmd_compare, "demo": cmd_demo, "diagnose": cmd_diagnose,
             "report": cmd_report, "train": cmd_train, "sample": cmd_sample, "eval": cmd_eval,
-            "recipes": cmd_recipes, "methods": cmd_methods}
+            "recipes": cmd_recipes, "methods": cmd_methods, "transfer": cmd_transfer}
 
 
 def _is_out_of_memory(err: BaseException) -> bool:

@@ -195,6 +195,33 @@ class VariationalConfig:
 
 
 @dataclass
+class StyleConfig:
+    """Text style transfer (task "style": data yelp-style / text-style, methods.style)."""
+
+    embed_dim: int = 64  # word embedding, shared by encoder, decoder and soft decoding
+    hidden: int = 128  # encoder and decoder GRU (papers: 700)
+    z_dim: int = 64  # content code from the encoder's final state (papers: 500)
+    c_dim: int = 32  # style code: an embedding of the label (papers: 200)
+    critic_hidden: int = 128  # latent-code critic MLP (and the ratio classifier's)
+    classifier_filters: int = 64  # CNN style classifier: filters per width 3, 4, 5
+    classifier_dropout: float = 0.5
+    autoencoder_steps: int = 200  # the autoencoder pre-training phase (teacher forcing only)
+    rec_weight: float = 1.0  # reconstruction cross-entropy
+    style_weight: float = 1.0  # model classifier's CE on the soft transferred sentence
+    adv_weight: float = 0.5  # adversarial term of the latent-code critic (authors: 0.5)
+    # "none": objective.g_loss on D(z); "softmax": the authors' importance weights
+    # B * softmax(D(z)) (no gradient) on the generator's critic loss, no ratio clipping
+    importance: str = "none"
+    tau_start: float = 1.0  # Gumbel-softmax temperature of the soft decoding ...
+    tau_decay: float = 0.5  # ... multiplied by this every tau_every adversarial steps ...
+    tau_min: float = 0.001  # ... down to this floor
+    tau_every: int = 0  # steps per decay; 0 = one data epoch (training items // batch size)
+    classifier_lr: float = 1e-3  # the model's own style classifier (trained on real sentences)
+    eval_classifier_epochs: int = 2  # the separate evaluation CNN (trained on the train split)
+    eval_max_sentences: int = 1000  # test sentences transferred per evaluation
+
+
+@dataclass
 class EvalConfig:
     every: int = 0  # evaluate every K iterations during training; 0 = only at the end
     n_samples: int = 2500
@@ -276,6 +303,7 @@ class Config:
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     unrolled: UnrolledConfig = field(default_factory=UnrolledConfig)
     variational: VariationalConfig = field(default_factory=VariationalConfig)
+    style: StyleConfig = field(default_factory=StyleConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     log: LogConfig = field(default_factory=LogConfig)
     fault: FaultConfig = field(default_factory=FaultConfig)
@@ -569,6 +597,7 @@ def validate(cfg: Config) -> None:
     _validate_optim(cfg)
     _validate_tricks(cfg)
     _validate_variational(cfg)
+    _validate_style(cfg)
     _validate_eval(cfg)
     _validate_log(cfg)
 
@@ -693,6 +722,27 @@ def _validate_variational(cfg: Config) -> None:
            "must be true with variational.ratio=exact",
            hint="the exact ratio's critic values are detached, so with r detached as well the "
                 "generator would get no gradient")
+
+
+def _validate_style(cfg: Config) -> None:
+    """style.*"""
+    st = cfg.style
+    for key in ("embed_dim", "hidden", "z_dim", "c_dim", "critic_hidden", "classifier_filters",
+                "eval_max_sentences"):
+        _check(getattr(st, key) >= 1, f"style.{key}", f"must be >= 1, got {getattr(st, key)}")
+    for key in ("autoencoder_steps", "tau_every", "eval_classifier_epochs"):
+        _check(getattr(st, key) >= 0, f"style.{key}", f"must be >= 0, got {getattr(st, key)}")
+    for key in ("rec_weight", "style_weight", "adv_weight"):
+        _check(getattr(st, key) >= 0, f"style.{key}", f"must be >= 0, got {getattr(st, key)}")
+    _check(0.0 <= st.classifier_dropout < 1.0, "style.classifier_dropout", "must be in [0, 1)")
+    _choice(st.importance, "style.importance", ("none", "softmax"))
+    _check(not (st.importance == "softmax" and cfg.variational.clip), "style.importance",
+           "=softmax is the authors' variant without ratio clipping",
+           hint="set variational.clip=false (or style.importance=none)")
+    _check(st.tau_start > 0 and st.tau_min > 0, "style.tau_start",
+           "and style.tau_min must be > 0")
+    _check(0.0 < st.tau_decay <= 1.0, "style.tau_decay", "must be in (0, 1]")
+    _check(st.classifier_lr > 0, "style.classifier_lr", "must be a positive learning rate")
 
 
 def _validate_eval(cfg: Config) -> None:

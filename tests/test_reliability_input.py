@@ -112,7 +112,14 @@ def datasets(tmp_path_factory) -> dict[str, str]:
     (news / "testdata").mkdir(parents=True)
     (news / "emnlp_news.txt").write_text("\n".join(lines[:40]) + "\n")
     (news / "testdata" / "test_emnlp.txt").write_text("\n".join(lines[40:]) + "\n")
-    return {"mnist": str(root / "mnist"), "cifar10-dcgan": str(root / "cifar"),
+    style = root / "style"  # Shen et al.'s format: yelp-style's and text-style's split names
+    style.mkdir()
+    for split, n in (("dev", 40), ("manual", 6), ("train", 40), ("test", 6)):
+        (style / f"sentiment.{split}.text").write_text("\n".join(lines[:n]) + "\n")
+        (style / f"sentiment.{split}.labels").write_text("\n".join("01"[i % 2]
+                                                                  for i in range(n)) + "\n")
+    return {"yelp-style": str(style), "text-style": str(style),
+            "mnist": str(root / "mnist"), "cifar10-dcgan": str(root / "cifar"),
             "cifar10-resnet": str(root / "cifar"), "image-folder": str(folder),
             "coco": str(coco), "emnlp-news": str(news), "text-file": str(coco / "train.txt"),
             "oracle": str(root / "oracle-cache")}
@@ -124,6 +131,11 @@ TINY_TEXT = {"model": {"embed_dim": 4, "head_size": 4, "d_embed_dim": 8, "num_re
              "data": {"oracle_train": 64, "oracle_test": 32, "max_len": 6},
              "pretrain": {"steps": 2}, "eval": {"extractor": "auto"}}
 
+# style recipes: tiny autoencoder, classifiers and two pre-training steps
+TINY_STYLE = {"style": {"embed_dim": 4, "hidden": 4, "z_dim": 4, "c_dim": 2, "critic_hidden": 4,
+                        "classifier_filters": 2, "autoencoder_steps": 2,
+                        "eval_classifier_epochs": 1}}
+
 
 def base_config(recipe: str, datasets: dict[str, str]) -> dict:
     from stablegan.config import deep_merge
@@ -131,6 +143,8 @@ def base_config(recipe: str, datasets: dict[str, str]) -> dict:
     cfg = deep_merge(recipe_dict(recipe), TINY)
     if cfg["data"]["name"] in ("oracle", "coco", "emnlp-news", "text-file"):
         cfg = deep_merge(cfg, TINY_TEXT)
+    if cfg["data"]["name"] in ("yelp-style", "text-style"):
+        cfg = deep_merge(cfg, TINY_STYLE)
     if recipe in datasets:
         cfg["data"]["path"] = datasets[recipe]
     return cfg

@@ -13,6 +13,7 @@ from stablegan.config import DataConfig
 from stablegan.data.base import DataSource, FiniteSource, too_small_error
 from stablegan.data.folder import image_folder
 from stablegan.data.oracle import oracle as oracle_source
+from stablegan.data.style import STYLE_SOURCES
 from stablegan.data.tensor import TensorSource
 from stablegan.data.tensorfile import tensor_source
 from stablegan.data.text import TEXT_SOURCES
@@ -30,9 +31,11 @@ SOURCES: dict[str, Callable[[DataConfig, int], DataSource]] = {
     "tensor": tensor_source,
     "oracle": oracle_source,  # data.path: where the oracle's samples are cached
     **TEXT_SOURCES,
+    **STYLE_SOURCES,  # labelled sentences for style transfer (task "style")
 }
 # the data names whose factory reads data.path; build_data refuses data.path for the others
-READS_PATH = frozenset({"mnist", "cifar10", "image-folder", "tensor", "oracle", *TEXT_SOURCES})
+READS_PATH = frozenset({"mnist", "cifar10", "image-folder", "tensor", "oracle", *TEXT_SOURCES,
+                        *STYLE_SOURCES})
 
 __all__ = ["READS_PATH", "SOURCES", "DataSource", "FiniteSource", "GaussianMixture", "TensorSource",
            "build_data"]

@@ -34,3 +34,23 @@ class DataPair:
 
     def fake(self, source: Tensor) -> Tensor:
         return self.method.G(source)
+
+
+class LatentPair:
+    """The latent-code pair (style transfer): real = prior draws z ~ N(0, I) of the code's size
+    (``method.latent_dim``); source = a data batch (``task.real_batch``: sentences and labels);
+    fake = the encoder's content codes ``G.encode(sentences)``."""
+
+    def __init__(self, method: Any) -> None:
+        self.method = method
+
+    def real(self, n: int | None = None) -> Tensor:
+        m = self.method
+        return torch.randn(n or m.batch_size, m.latent_dim, device=m.device)
+
+    def source(self, n: int) -> Tensor:
+        m = self.method
+        return m.task.real_batch(n).to(m.device)
+
+    def fake(self, source: Tensor) -> Tensor:
+        return self.method.G.encode(source[:, :-1])

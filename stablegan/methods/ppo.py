@@ -224,7 +224,11 @@ def method_class(cfg: Config) -> type[GANMethod]:
 def build_method(cfg: Config, generator: nn.Module, discriminator: nn.Module, task: Any,
                  device: torch.device | str = "cpu",
                  classifier: nn.Module | None = None) -> GANMethod:
-    """An instance of :func:`method_class` over ``task``."""
+    """An instance of :func:`method_class` over ``task`` (or of the task's own method class,
+    ``task.method_class(cfg)``, when it names one)."""
+    own = task.method_class(cfg) if callable(getattr(task, "method_class", None)) else None
+    if own is not None:
+        return own(cfg, generator, discriminator, task, device, classifier)
     if method_class(cfg) is PPOGANMethod:
         return PPOGANMethod(cfg, generator, discriminator, task, device, classifier)
     return GANMethod(cfg, generator, discriminator, task, device)

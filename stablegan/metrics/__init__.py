@@ -3,6 +3,7 @@
 Start with :func:`evaluate`; the functions below it work on features you already have.
 """
 
+from stablegan.metrics import style as _style_metrics  # noqa: F401 - registers style metrics
 from stablegan.metrics import text as _text_metrics  # noqa: F401 - registers the text metrics
 from stablegan.metrics.api import METRICS, evaluate
 from stablegan.metrics.coverage import class_coverage, class_histogram, histogram_kl

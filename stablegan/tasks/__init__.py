@@ -13,12 +13,14 @@ from stablegan.errors import ConfigError
 from stablegan.tasks.base import EvalSets, Task, did_you_mean
 from stablegan.tasks.images import ImagesTask
 from stablegan.tasks.points import PointsTask
+from stablegan.tasks.style import StyleTask
 from stablegan.tasks.text import TextTask
 
-TASKS: dict[str, type[Task]] = {"points": PointsTask, "images": ImagesTask, "text": TextTask}
+TASKS: dict[str, type[Task]] = {"points": PointsTask, "images": ImagesTask, "text": TextTask,
+                               "style": StyleTask}
 
-__all__ = ["TASKS", "EvalSets", "ImagesTask", "PointsTask", "Task", "TextTask", "register_task",
-           "task_class", "task_for"]
+__all__ = ["TASKS", "EvalSets", "ImagesTask", "PointsTask", "StyleTask", "Task", "TextTask",
+           "register_task", "task_class", "task_for"]
 
 
 def register_task(name: str, cls: type[Task], *, overwrite: bool = False) -> None:

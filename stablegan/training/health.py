@@ -24,7 +24,9 @@ resumed run neither fires an alarm again nor forgets its windows.
 from __future__ import annotations
 
 import math
+import shlex
 import statistics
+import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from stablegan.config import HEALTH_ALARMS, HealthConfig
+from stablegan.errors import HealthError
 
 Row = dict[str, Any]
 # (figure, threshold) when the alarm's condition holds on this row, else None
@@ -225,3 +228,45 @@ def spread_ratio(monitor: HealthMonitor, G: nn.Module, z: Tensor, task: Any,
     if s is None or not monitor.real_spread:
         return None
     return s / monitor.real_spread
+
+
+class HealthChecks:
+    """The trainer's use of the monitor: check rows, print alarms, stop on fail_on (a Trainer
+    mixin)."""
+
+    health: Any
+    step: int
+    method: Any
+    fixed_z: Any
+    task: Any
+    data: Any
+    out_dir: Any
+    _phases: Any
+
+    def _health_check(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        """Training-health alarms on this row (``stablegan.training.health``), each printed
+        once and flagged in the row as ``health/<name>: 1``."""
+        if not self.health.enabled:
+            return []
+        if self.step % self.health.every(self._phases[-1].steps) == 0:
+            ratio = spread_ratio(self.health, self.method.G, self.fixed_z, self.task, self.data)
+            if ratio is not None:
+                row["samples/spread_ratio"] = ratio
+        alarms = self.health.check(row)
+        for a in alarms:
+            row[f"health/{a['alarm']}"] = 1
+            print(format_alarm(a), file=sys.stderr)
+        return alarms
+
+    def _health_error(self, a: dict[str, Any]) -> HealthError:
+        """The stop of an alarm in ``health.fail_on`` (raised after the checkpoint is saved)."""
+        fix = f"remove '{a['alarm']}' from health.fail_on; {a['advice']}"
+        saved = ""
+        if self.out_dir is not None:
+            saved = f"; checkpoint saved to {self.out_dir}"
+            fix = (f"resume with: stablegan train --out {shlex.quote(str(self.out_dir))} --resume "
+                   f"(the alarm does not fire again), or {fix}")
+        return HealthError(f"health alarm {a['alarm']} at step {a['step']}: {a['reads']} "
+                           f"{a['figure']:.4g} (threshold {a['threshold']:.4g}){saved}",
+                           hint=fix, alarm=a)
+

@@ -12,6 +12,7 @@ import shlex
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,11 @@ def load_run(run_dir: str | Path, checkpoint: str = "last.pt",
     return trainer
 
 
+# the expected wall time is printed once after this many adversarial iterations or seconds
+ESTIMATE_AFTER_STEPS = 5
+ESTIMATE_AFTER_SECONDS = 10.0
+
+
 class RunDirectory:
     """Signals, the run directory's preparation and periodic evaluations (a Trainer mixin)."""
 
@@ -223,3 +229,24 @@ class RunDirectory:
                   file=sys.stderr)
             return True
         return False
+
+    def _estimate(self, done: int, total: int) -> None:
+        """Once per run, after ``ESTIMATE_AFTER_STEPS`` adversarial iterations or
+        ``ESTIMATE_AFTER_SECONDS`` (whichever comes first), print the expected wall time of the
+        remaining budget to stderr (only with ``log.progress``; it changes no number)."""
+        if not self.cfg.log.progress or getattr(self, "_estimated", False):
+            return
+        now = time.perf_counter()
+        start = getattr(self, "_estimate_start", None)
+        if start is None:  # the clock starts after the first iteration (its one-off costs)
+            self._estimate_start = (now, done)
+            return
+        t0, d0 = start
+        its, seconds = done - d0, now - t0
+        if its < 1 or (its < ESTIMATE_AFTER_STEPS and seconds < ESTIMATE_AFTER_SECONDS):
+            return
+        self._estimated = True
+        if done >= total:
+            return
+        print(format_estimate(seconds / its, total - done, total, its), file=sys.stderr)
+

@@ -64,6 +64,24 @@ def first_nonfinite(module: nn.Module) -> str | None:
     return next(n for (n, _), good in zip(named, ok.tolist()) if not good)
 
 
+def first_nonfinite_of(networks: dict[str, nn.Module]) -> tuple[str, str] | None:
+    """(network, "weight <name>") of the first non-finite parameter or buffer of any of
+    ``networks``, with one host sync for all of them in the common all-finite case."""
+    tensors = [t for net in networks.values()
+               for t in list(net.parameters()) + list(net.buffers()) if t.is_floating_point()]
+    if not tensors:
+        return None
+    with torch.no_grad():
+        ok = torch.stack([torch.isfinite(t).all() for t in tensors]).all()
+    if bool(ok):
+        return None
+    for k, net in networks.items():
+        bad = first_nonfinite(net)
+        if bad:
+            return k, f"weight {bad}"
+    return None
+
+
 def nonfinite_entry(obj: Any, prefix: str = "") -> str | None:
     """Path of the first non-finite floating tensor in a nested state (optimiser moments)."""
     if isinstance(obj, Tensor):

@@ -25,7 +25,6 @@ atomically; a write that fails leaves what is on disk intact and stops with a on
 
 from __future__ import annotations
 
-import shlex
 import signal
 import sys
 import time
@@ -36,32 +35,33 @@ import torch
 from torch import Tensor, nn
 
 from stablegan.config import Config
-from stablegan.errors import HealthError, StableganError
+from stablegan.errors import StableganError
 from stablegan.methods import GANMethod, NonFiniteError, build_method
 from stablegan.tasks import task_for
 from stablegan.training import distributed
+from stablegan.training.distributed import DataParallel
 from stablegan.training.faults import Safeguards
 from stablegan.training.fsutil import (
     RunDirectoryError,
     atomic_write,
     describe_os_error,
 )
-from stablegan.training.health import HealthMonitor, format_alarm, spread_ratio
+from stablegan.training.health import HealthChecks, HealthMonitor
 from stablegan.training.logging import JsonlWriter, RollingVariance, TensorBoard
 from stablegan.training.phases import Phase
 from stablegan.training.rundir import (
     Interrupted,
     RunDirectory,
     advance,
-    format_estimate,
     load_run,
     progress_bar,
     write_final_outputs,
 )
+from stablegan.training.speed import compile_networks
 from stablegan.training.state import (
     TrainerState,
     check_device,
-    first_nonfinite,
+    first_nonfinite_of,
     init_generator,
     seed_everything,
 )
@@ -71,13 +71,11 @@ SAMPLE_SEED_OFFSET = 9_973
 # iterations after which the task looks at generated samples (e.g. the image range warning)
 WATCH_STEPS = (1, 10, 100)
 # the one-line wall-time estimate: after this many timed iterations or seconds, whichever first
-ESTIMATE_AFTER_STEPS = 5
-ESTIMATE_AFTER_SECONDS = 10.0
 
 __all__ = ["Interrupted", "RunDirectoryError", "Trainer", "load_run", "seed_everything"]
 
 
-class Trainer(TrainerState, Safeguards, RunDirectory):
+class Trainer(TrainerState, Safeguards, RunDirectory, DataParallel, HealthChecks):
     """Train any generator against any discriminator on any registered task.
 
     ``data`` is a DataSource (``stablegan.data``) or a tensor of training samples (N, ...).
@@ -288,91 +286,6 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
             raise self._health_error(failed)
         return stop
 
-    @property
-    def is_main(self) -> bool:
-        """Rank 0 (or the only process): the one that writes, prints and evaluates."""
-        return distributed.is_main()
-
-    def _agree(self, now: bool, failed: dict[str, Any] | None
-               ) -> tuple[int | None, dict[str, Any] | None]:
-        """Under data-parallel training: a signal seen by any rank and a failed health alarm
-        (rank 0's) stop every rank at the same step. Checked on converted rows and checkpoint
-        steps only (one small all-reduce there), so a signal waits at most log.every steps."""
-        if not now:
-            return None, None
-        sig, fail = distributed.agree([self._signal or 0, 1 if failed else 0])
-        if fail:
-            failed = distributed.broadcast_object(failed)
-        if sig and self._signal is None:
-            self._signal = sig
-        return (sig or None), failed
-
-    def _queue_losses(self, stats: dict[str, Any]) -> None:
-        """Keep this step's loss tensors for the rolling variance, converted in one go when the
-        next row is built (the same numbers as converting them every step)."""
-        pending = self.__dict__.setdefault("_pending_losses", [])
-        pending.append({k[5:]: v for k, v in stats.items() if k.startswith("loss/")})
-
-    def _flush_losses(self, row: dict[str, Any]) -> None:
-        """Feed the queued per-step losses (all but this row's step) to the rolling variances,
-        then this row's own, which is ``row[loss/...]``."""
-        pending = self.__dict__.get("_pending_losses", [])
-        self._pending_losses = []
-        earlier = pending[:-1]
-        if self.distributed:
-            earlier = [distributed.mean_stats(p) for p in earlier]
-        for step_losses in earlier:
-            for name, value in step_losses.items():
-                if f"loss/{name}" in row:
-                    self._variance(name).add(float(value))
-
-    def _estimate(self, done: int, total: int) -> None:
-        """Once per run, after ``ESTIMATE_AFTER_STEPS`` adversarial iterations or
-        ``ESTIMATE_AFTER_SECONDS`` (whichever comes first), print the expected wall time of the
-        remaining budget to stderr (only with ``log.progress``; it changes no number)."""
-        if not self.cfg.log.progress or getattr(self, "_estimated", False):
-            return
-        now = time.perf_counter()
-        start = getattr(self, "_estimate_start", None)
-        if start is None:  # the clock starts after the first iteration (its one-off costs)
-            self._estimate_start = (now, done)
-            return
-        t0, d0 = start
-        its, seconds = done - d0, now - t0
-        if its < 1 or (its < ESTIMATE_AFTER_STEPS and seconds < ESTIMATE_AFTER_SECONDS):
-            return
-        self._estimated = True
-        if done >= total:
-            return
-        print(format_estimate(seconds / its, total - done, total, its), file=sys.stderr)
-
-    def _health_check(self, row: dict[str, Any]) -> list[dict[str, Any]]:
-        """Training-health alarms on this row (``stablegan.training.health``), each printed
-        once and flagged in the row as ``health/<name>: 1``."""
-        if not self.health.enabled:
-            return []
-        if self.step % self.health.every(self._phases[-1].steps) == 0:
-            ratio = spread_ratio(self.health, self.method.G, self.fixed_z, self.task, self.data)
-            if ratio is not None:
-                row["samples/spread_ratio"] = ratio
-        alarms = self.health.check(row)
-        for a in alarms:
-            row[f"health/{a['alarm']}"] = 1
-            print(format_alarm(a), file=sys.stderr)
-        return alarms
-
-    def _health_error(self, a: dict[str, Any]) -> HealthError:
-        """The stop of an alarm in ``health.fail_on`` (raised after the checkpoint is saved)."""
-        fix = f"remove '{a['alarm']}' from health.fail_on; {a['advice']}"
-        saved = ""
-        if self.out_dir is not None:
-            saved = f"; checkpoint saved to {self.out_dir}"
-            fix = (f"resume with: stablegan train --out {shlex.quote(str(self.out_dir))} --resume "
-                   f"(the alarm does not fire again), or {fix}")
-        return HealthError(f"health alarm {a['alarm']} at step {a['step']}: {a['reads']} "
-                           f"{a['figure']:.4g} (threshold {a['threshold']:.4g}){saved}",
-                           hint=fix, alarm=a)
-
     def _after_adversarial_step(self, done: bool) -> bool:
         """EMA, the early look at samples, sample files and periodic evaluation."""
         cfg, total = self.cfg, self._phases[-1].steps
@@ -482,33 +395,3 @@ class Trainer(TrainerState, Safeguards, RunDirectory):
                             generator=self.generator_for_sampling())
         finally:
             torch.set_rng_state(state)
-
-
-def first_nonfinite_of(networks: dict[str, nn.Module]) -> tuple[str, str] | None:
-    """(network, "weight <name>") of the first non-finite parameter or buffer of any of
-    ``networks``, with one host sync for all of them in the common all-finite case."""
-    tensors = [t for net in networks.values()
-               for t in list(net.parameters()) + list(net.buffers()) if t.is_floating_point()]
-    if not tensors:
-        return None
-    with torch.no_grad():
-        ok = torch.stack([torch.isfinite(t).all() for t in tensors]).all()
-    if bool(ok):
-        return None
-    for k, net in networks.items():
-        bad = first_nonfinite(net)
-        if bad:
-            return k, f"weight {bad}"
-    return None
-
-
-def compile_networks(method: GANMethod) -> None:
-    """``model.compile``: torch.compile G's and D's forward in place (parameters, state-dict
-    keys and checkpoints unchanged). D keeps its eager forward for the gradient penalty, whose
-    double backward compiled code does not support."""
-    for name in ("G", "D"):
-        net = method.networks[name]
-        eager = net.forward
-        if name == "D":
-            net._stablegan_eager = eager  # type: ignore[assignment]
-        net.forward = torch.compile(eager)  # type: ignore[method-assign]

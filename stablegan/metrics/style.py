@@ -1,0 +1,209 @@
+"""Style-transfer metrics, registered in the metric registry (group ``style``).
+
+The evaluation transfers the test sentences (Yelp: the 1,000 of ``sentiment.manual``) to the
+other style; the fake side holds the outputs' ids, the reference side the inputs (ids + label).
+
+* ``style_accuracy``: share of outputs that a separately trained CNN sentiment classifier
+  (:class:`EvalClassifier`, trained on the training split for ``style.eval_classifier_epochs``,
+  seed 0, cached as ``RUN/style_classifier.pt``) assigns to the target style. Also written:
+  ``style_classifier_holdout_accuracy`` (that classifier on the validation split) and
+  ``style_accuracy_inputs`` (on the untransferred test inputs with their own labels).
+* ``own_accuracy``: the same share judged by the model's own classifier C.
+* ``bleu_ref``: BLEU-4 of each output against its one human reference, nltk ``sentence_bleu``
+  with smoothing method4, averaged over the sentences
+  (:func:`stablegan.metrics.bleu.pairwise_bleu`); only with references.
+* ``content_bleu``: corpus BLEU-4 of the outputs against their inputs (content preservation;
+  nltk ``corpus_bleu``, no smoothing).
+* ``geo_mean``: ``sqrt(style_accuracy * bleu_ref)`` (``content_bleu`` without references).
+
+BLEU values are in [0, 1] (multiply by 100 for the papers' scale). No floor is computed.
+:func:`plot_tradeoff` draws the accuracy / BLEU trade-off over a swept weight (Fig. 4 of
+Wu et al. 2020).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from stablegan.metrics.bleu import corpus_bleu, pairwise_bleu
+from stablegan.metrics.registry import Context, Metric, Side, register_metric
+
+FORMAT = "stablegan-style-classifier"
+STYLE_METRICS = ("style_accuracy", "own_accuracy", "bleu_ref", "content_bleu", "geo_mean")
+
+
+def default_style_metrics(data: Any) -> list[str]:
+    return [m for m in STYLE_METRICS if m != "bleu_ref" or data.test_references is not None]
+
+
+@torch.no_grad()
+def transfer_batches(G: Any, ids: Tensor, targets: Tensor, batch: int = 256) -> Tensor:
+    """Greedy transfers of ``ids`` to ``targets`` with G in eval mode (CPU ids)."""
+    was = G.training
+    G.eval()
+    device = next(G.parameters()).device
+    try:
+        out = [G.transfer(ids[i:i + batch].to(device), targets[i:i + batch].to(device)).cpu()
+               for i in range(0, len(ids), batch)]
+    finally:
+        G.train(was)
+    return torch.cat(out) if out else ids[:0]
+
+
+@torch.no_grad()
+def predict(classifier: Any, ids: Tensor, batch: int = 512) -> Tensor:
+    was = classifier.training
+    classifier.eval()
+    device = next(classifier.parameters()).device
+    try:
+        return torch.cat([classifier(ids[i:i + batch].to(device)).argmax(1).cpu()
+                          for i in range(0, len(ids), batch)])
+    finally:
+        classifier.train(was)
+
+
+class EvalClassifier:
+    """The separately trained CNN sentiment classifier of the style-accuracy metric."""
+
+    def __init__(self, model: Any, holdout_accuracy: float) -> None:
+        self.model, self.holdout_accuracy = model, holdout_accuracy
+
+    @classmethod
+    def train(cls, task: Any, epochs: int, seed: int = 0, batch: int = 128,
+              log: Any = None) -> EvalClassifier:
+        from stablegan.models.style import StyleClassifier
+
+        d = task.data
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            model = StyleClassifier(d.vocab_size, d.num_styles, 64, 100, 0.5)
+            x = d.reals(10**9, "train")
+            ids, labels = x[:, :-1], x[:, -1]
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            gen = torch.Generator().manual_seed(seed)
+            model.train()
+            for _ in range(max(1, epochs)):
+                perm = torch.randperm(len(ids), generator=gen)
+                for i in range(0, len(ids) - batch + 1, batch):
+                    j = perm[i:i + batch]
+                    loss = F.cross_entropy(model(ids[j]), labels[j])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+        held = d.reals(10**9, "holdout")
+        acc = (float((predict(model, held[:, :-1]) == held[:, -1]).float().mean())
+               if len(held) else float("nan"))
+        return cls(model, acc)
+
+    @classmethod
+    def load_or_train(cls, task: Any, run_dir: Path | None) -> EvalClassifier:
+        path = Path(run_dir) / "style_classifier.pt" if run_dir is not None else None
+        key = {"vocab": task.data.vocab.fingerprint, "labels": list(task.data.label_names),
+               "epochs": task.cfg.style.eval_classifier_epochs, "size": task.data.size}
+        if path is not None and path.is_file():
+            state = torch.load(path, map_location="cpu", weights_only=False)
+            if state.get("format") == FORMAT and state.get("key") == key:
+                from stablegan.models.style import StyleClassifier
+
+                model = StyleClassifier(task.data.vocab_size, task.data.num_styles, 64, 100, 0.5)
+                model.load_state_dict(state["model"])
+                return cls(model, float(state["holdout_accuracy"]))
+        out = cls.train(task, task.cfg.style.eval_classifier_epochs)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            torch.save({"format": FORMAT, "key": key, "model": out.model.state_dict(),
+                        "holdout_accuracy": out.holdout_accuracy}, tmp)
+            tmp.replace(path)
+        return out
+
+
+def _tokens(task: Any, ids: Tensor) -> list[list[str]]:
+    return [s.split() for s in task.data.decode(ids)]
+
+
+def _style(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
+    """Every wanted member of the style group from one pass."""
+    task = ctx.task
+    wanted = set(ctx.opts.get("wanted") or STYLE_METRICS)
+    inputs, outputs = real.x, fake.x
+    targets = (inputs[:, -1] + 1) % task.data.num_styles
+    out: dict[str, float] = {}
+    need_bleu = {"bleu_ref", "content_bleu", "geo_mean"} & wanted
+    has_refs = task.data.test_references is not None
+    if "style_accuracy" in wanted or "geo_mean" in wanted:
+        clf = task.eval_classifier(ctx.opts.get("run_dir"))
+        out["style_accuracy"] = float((predict(clf.model, outputs) == targets).float().mean())
+        out["style_classifier_holdout_accuracy"] = clf.holdout_accuracy
+        out["style_accuracy_inputs"] = float(
+            (predict(clf.model, inputs[:, :-1]) == inputs[:, -1]).float().mean())
+    if "own_accuracy" in wanted and getattr(task, "own_classifier", None) is not None:
+        out["own_accuracy"] = float((predict(task.own_classifier, outputs) == targets)
+                                    .float().mean())
+    if need_bleu:
+        hyps = _tokens(task, outputs)
+        if has_refs and ({"bleu_ref", "geo_mean"} & wanted):
+            refs = task.data.test_references[: len(hyps)]
+            scores = pairwise_bleu(hyps, refs, 4, "method4")
+            out["bleu_ref"] = sum(scores) / len(scores)
+        if "content_bleu" in wanted or ("geo_mean" in wanted and not has_refs):
+            srcs = _tokens(task, inputs[:, :-1])
+            out["content_bleu"] = corpus_bleu([[s] for s in srcs], hyps, 4)
+    if "geo_mean" in wanted:
+        b = out["bleu_ref"] if has_refs else out["content_bleu"]
+        out["geo_mean"] = math.sqrt(max(out["style_accuracy"], 0.0) * max(b, 0.0))
+    keep = {k for m in wanted for k in _KEYS.get(m, (m,))}
+    return {k: v for k, v in out.items() if k in keep}
+
+
+_KEYS = {"style_accuracy": ("style_accuracy", "style_classifier_holdout_accuracy",
+                            "style_accuracy_inputs")}
+_DESC = {
+    "style_accuracy": "share of transferred sentences a separate CNN classifier assigns to the "
+                      "target style",
+    "own_accuracy": "the same, judged by the model's own style classifier",
+    "bleu_ref": "BLEU-4 (method4) against one human reference per sentence, averaged",
+    "content_bleu": "corpus BLEU-4 of the outputs against their inputs",
+    "geo_mean": "geometric mean of style_accuracy and bleu_ref (content_bleu without refs)",
+}
+for _name in STYLE_METRICS:
+    register_metric(Metric(_name, _style, needs="samples", keys=_KEYS.get(_name, (_name,)),
+                           group="style", floor=False, description=_DESC[_name]))
+
+
+def plot_tradeoff(points: list[dict[str, Any]], path: str | Path, x: str = "bleu_ref",
+                  y: str = "style_accuracy", label: str = "weight") -> Path:
+    """Accuracy against BLEU, one marker per run, annotated with its swept ``label`` value
+    (Wu et al. 2020, Fig. 4); ``points`` are eval.json dicts with ``label`` added."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for p in points:
+        groups.setdefault(str(p.get("method", "")), []).append(p)
+    for name, pts in groups.items():
+        pts = sorted(pts, key=lambda p: p[label])
+        ax.plot([p[x] * 100 for p in pts], [p[y] * 100 for p in pts], "o-", label=name or None)
+        for p in pts:
+            ax.annotate(f"{p[label]:g}", (p[x] * 100, p[y] * 100), fontsize=8,
+                        textcoords="offset points", xytext=(3, 3))
+    ax.set_xlabel(f"{x} (x100)")
+    ax.set_ylabel(f"{y} (%)")
+    ax.set_title(f"accuracy / content trade-off over {label}")
+    if any(groups):
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
