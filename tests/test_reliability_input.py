@@ -32,7 +32,7 @@ from stablegan.errors import ShapeError
 from stablegan.recipes import recipe_dict, recipe_names
 from stablegan.training.trainer import Trainer
 
-FUZZ_EXAMPLES = 10  # per recipe; 7 recipes -> 70 mutated configs (see docs/reliability.md)
+FUZZ_EXAMPLES = 10  # per recipe (every shipped recipe; see docs/reliability.md)
 # pixel-space metrics: the default extractor would train (and cache) a domain classifier for
 # small labelled data sets, ~5 s each time a mutation changes the data
 TINY = {"steps": 2, "model": {"hidden": 8, "layers": 1, "channels": 4, "latent_dim": 4},
@@ -119,7 +119,8 @@ def datasets(tmp_path_factory) -> dict[str, str]:
         (style / f"sentiment.{split}.labels").write_text("\n".join("01"[i % 2]
                                                                   for i in range(n)) + "\n")
     return {"yelp-style": str(style), "text-style": str(style),
-            "mnist": str(root / "mnist"), "cifar10-dcgan": str(root / "cifar"),
+            "mnist": str(root / "mnist"), "mnist-cpu": str(root / "mnist"),
+            "cifar10-dcgan": str(root / "cifar"), "cifar10-cpu": str(root / "cifar"),
             "cifar10-resnet": str(root / "cifar"), "image-folder": str(folder),
             "coco": str(coco), "emnlp-news": str(news), "text-file": str(coco / "train.txt"),
             "oracle": str(root / "oracle-cache")}
