@@ -202,6 +202,7 @@ class TrainerState:
         rank's RNG state (a collective: every rank calls this at the same step, unless
         ``gather`` is False, as for rank 0's best.pt)."""
         m = self.method
+        pending = self._pending_for_checkpoint(gather)
         extra: dict[str, Any] = {}
         if distributed.active() and gather:
             extra = {"rng_ranks": distributed.all_gather_object(rng_state()),
@@ -221,8 +222,20 @@ class TrainerState:
             "rng": rng_state(),
             "best": dict(self.best),
             "loss_var": {k: v.state() for k, v in self.loss_var.items()},
+            "pending_losses": pending,
             "health": self.health.state_dict(),
         }
+
+    def _pending_for_checkpoint(self, gather: bool) -> list[dict[str, float]]:
+        """The queued per-step losses as floats (averaged over ranks first under data-parallel
+        training, in memory too, so a resumed run feeds the rolling variances the same
+        values as an uninterrupted one)."""
+        pending = self.__dict__.get("_pending_losses", [])
+        if distributed.active() and gather:
+            pending = [distributed.mean_stats(p) for p in pending]
+        pending = [{k: float(v) for k, v in p.items()} for p in pending]
+        self.__dict__["_pending_losses"] = [dict(p) for p in pending]
+        return pending
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`state_dict`; a malformed state raises CheckpointError."""
@@ -265,7 +278,9 @@ class TrainerState:
             distributed.seed_rank(int(self.cfg.seed) + int(state["step"]))
         else:
             set_rng_state(state["rng"])
-        self.__dict__["_pending_losses"] = []
+        # losses of the steps since the last logged row, not yet in the rolling variances
+        self.__dict__["_pending_losses"] = [
+            {str(k): float(v) for k, v in p.items()} for p in state.get("pending_losses", [])]
         self.step = int(state["step"])
         # version-1 checkpoints: a warm-up, if any, was complete before any checkpoint
         self.phase_steps = {str(k): int(v) for k, v in state.get(
