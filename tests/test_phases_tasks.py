@@ -32,7 +32,7 @@ import stablegan.metrics.registry as metric_registry
 import stablegan.tasks as tasks_pkg
 from stablegan.compare import batches_per_iteration
 from stablegan.data.base import DataSource
-from stablegan.errors import StableganError
+from stablegan.errors import CheckpointError, StableganError
 from stablegan.evaluation import evaluate
 from stablegan.methods import method_class
 from stablegan.metrics.registry import Metric, register_metric
@@ -359,3 +359,23 @@ def test_core_functions_are_short(rel: str) -> None:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             and node.end_lineno - node.lineno + 1 > 80]
     assert not long, f"{rel}: functions over 80 lines: {long}"
+
+
+def test_resume_of_a_checkpoint_whose_config_predates_a_new_key(make_cfg, tmp_path) -> None:
+    """A key added to the schema after the checkpoint was written counts at its default."""
+    from stablegan.training.checkpoint import load_checkpoint, save_checkpoint
+
+    cfg = make_cfg(steps=2)
+    Trainer.from_config(cfg, out_dir=tmp_path).fit()
+    path = tmp_path / "checkpoints" / "last.pt"
+    state = load_checkpoint(path)
+    del state["config"]["pretrain"]  # as written by a version without the pretrain group
+    save_checkpoint(state, path)
+    resumed = Trainer.from_config(make_cfg(steps=3), out_dir=tmp_path)
+    resumed.resume()
+    assert resumed.step == 2
+    # a value that really differs is still refused
+    state["config"]["pretrain"] = {"steps": 5}
+    save_checkpoint(state, path)
+    with pytest.raises(CheckpointError, match="pretrain.steps"):
+        Trainer.from_config(make_cfg(steps=3), out_dir=tmp_path).resume()

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from stablegan import __version__
-from stablegan.config import diff
+from stablegan.config import Config, deep_merge, diff
 from stablegan.errors import CheckpointError, ConfigError, StableganError
 from stablegan.training import distributed
 from stablegan.training.checkpoint import load_latest, save_checkpoint
@@ -314,7 +314,10 @@ class TrainerState:
         if self.checkpoint_path is None:
             raise ConfigError("resume needs a run directory", hint="pass --out DIR")
         state, _, warnings = load_latest(self.checkpoint_path, map_location=self.device)
-        changes = diff(state.get("config") or {}, self.cfg.to_dict())
+        # keys the checkpoint's config predates count at their defaults (a newer stablegan may
+        # add settings; only a value that differs from what the run used is a change)
+        saved = deep_merge(Config().to_dict(), state.get("config") or {})
+        changes = diff(saved, self.cfg.to_dict())
         changes = [c for c in changes
                    if not c.split(":", 1)[0].startswith(tuple(k + "." for k in RESUME_IGNORED_KEYS))
                    and c.split(":", 1)[0] not in RESUME_IGNORED_KEYS]
