@@ -238,6 +238,10 @@ class EvalConfig:
     best_metric: str | None = None  # keep checkpoints/best.pt by this metric
     best_mode: str = "min"  # min | max
     patience: int = 0  # early stop after this many evaluations without improvement; 0 = off
+    # text: generated sentences scored by BLEU against the test set (TextGAN-PyTorch 200,
+    # RelGAN 100) and by self-BLEU against the rest of the evaluation set
+    bleu_hypotheses: int = 200
+    self_bleu_hypotheses: int = 200
 
 
 @dataclass
@@ -755,6 +759,8 @@ def _validate_eval(cfg: Config) -> None:
     _check(e.patience == 0 or (e.best_metric is not None and e.every > 0), "eval.patience",
            "needs eval.best_metric and eval.every > 0")
     _check(e.k >= 1, "eval.k", f"must be >= 1, got {e.k}")
+    _check(e.bleu_hypotheses >= 1, "eval.bleu_hypotheses", "must be >= 1")
+    _check(e.self_bleu_hypotheses >= 1, "eval.self_bleu_hypotheses", "must be >= 1")
     for key in ("classifier_path", "inception_weights"):
         _check(getattr(e, key) != "", f"eval.{key}", "must be a file path (or left unset)")
 

@@ -80,8 +80,12 @@ FID_MAX_DIM = 2048  # default sets skip FID above this many feature dimensions (
 IS_SPLITS = 10
 _PRDC = ("precision", "recall", "density", "coverage")
 _CLASS = ("class_coverage", "class_kl")
-_DROP = ("floor/num_classes/", "floor/memorisation_threshold/")  # repeats of the main value
-_SETUP = ("num_classes/", "memorisation_threshold/")  # final evaluation only (with n_eval)
+# repeats of the main value
+_DROP = ("floor/num_classes/", "floor/memorisation_threshold/", "floor/bleu_hypotheses",
+         "floor/bleu_references")
+# constants of the setup: final evaluation only (with n_eval)
+_SETUP = ("num_classes/", "memorisation_threshold/", "bleu_hypotheses", "bleu_references",
+          "self_bleu_hypotheses", "self_bleu_set")
 _EXTRACTORS: dict[tuple[Any, ...], Extractor] = {}  # loaded classifiers / Inception, per process
 
 

@@ -178,3 +178,14 @@ def test_cli_empty_corpus_and_bad_bytes_exit_2_before_training(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "line 2" in err and "data.text_errors=replace" in err
     assert not (tmp_path / "run2" / "checkpoints").exists()
+
+
+def test_bleu_set_sizes_are_configurable_and_stated(oracle_cfg):
+    t = Trainer.from_config(oracle_cfg("eval.bleu_hypotheses=7", "eval.self_bleu_hypotheses=5",
+                                       steps=1))
+    final = t.evaluate(40, final=True)
+    assert final["bleu_hypotheses"] == 7 and final["bleu_references"] == 128
+    assert final["self_bleu_hypotheses"] == 5 and final["self_bleu_set"] == 40
+    assert "floor/bleu_hypotheses" not in final and "floor/bleu_references" not in final
+    periodic = t.evaluate(40, final=False)  # constants of the setup stay out of the curves
+    assert "bleu_hypotheses" not in periodic and "bleu2" in periodic

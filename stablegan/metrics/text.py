@@ -1,12 +1,13 @@
 """Text metrics, registered in the metric registry (they need the samples as token ids).
 
 * ``bleu2`` .. ``bleu5`` (alias ``bleu``): nltk's ``sentence_bleu`` with uniform weights and
-  smoothing method1, each of the first ``bleu_hypotheses`` (200, as TextGAN-PyTorch) generated
-  sentences against the whole test set, averaged (Texygen's BLEU), computed exactly by
-  :mod:`stablegan.metrics.bleu`. The floor is the same for as many real training sentences.
+  smoothing method1, each of the first ``eval.bleu_hypotheses`` (200, as TextGAN-PyTorch)
+  generated sentences against the whole test set, averaged (Texygen's BLEU), computed exactly by
+  :mod:`stablegan.metrics.bleu`. The floor is the same for as many real training sentences. The
+  final evaluation states the set sizes: ``bleu_hypotheses``, ``bleu_references``.
 * ``self_bleu2`` .. ``self_bleu5`` (alias ``self_bleu``): each of the first
-  ``self_bleu_hypotheses`` (200) generated sentences against all other generated sentences of the
-  evaluation set (``n_eval`` of them).
+  ``eval.self_bleu_hypotheses`` (200) generated sentences against all other generated sentences
+  of the evaluation set (``self_bleu_hypotheses`` and ``self_bleu_set`` state the sizes).
 * ``nll_oracle``: the oracle's mean per-token NLL of the generated sentences (oracle data only).
 * ``nll_gen``: the generator's per-token NLL of the test set, over all ``max_len`` positions
   (TextGAN's convention: padding counts); ``nll_gen_unpadded``: over the positions up to and
@@ -29,8 +30,10 @@ def _bleu(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
     task, n = ctx.task, ctx.opts.get("bleu_hypotheses", 200)
     hyps = task.tokens(fake.x[:n])
     index = task.bleu_index()
-    return _mean_by_order([index.sentence_bleus(h, ORDERS, "method1") for h in hyps], "bleu",
-                          ctx)
+    out = _mean_by_order([index.sentence_bleus(h, ORDERS, "method1") for h in hyps], "bleu", ctx)
+    # the set sizes, stated with the scores (final evaluation only; see evaluation._SETUP)
+    return {**out, "bleu_hypotheses": float(len(hyps)),
+            "bleu_references": float(len(task.references()))}
 
 
 def _mean_by_order(scores: list[dict[int, float]], prefix: str, ctx: Context
@@ -45,7 +48,8 @@ def _self_bleu(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
     sentences = task.tokens(fake.x)
     loo = LeaveOneOutReferences(sentences, max_order=5)
     scores = [loo.sentence_bleus(j, ORDERS, "method1") for j in range(min(n, len(sentences)))]
-    return _mean_by_order(scores, "self_bleu", ctx)
+    return {**_mean_by_order(scores, "self_bleu", ctx),
+            "self_bleu_hypotheses": float(len(scores)), "self_bleu_set": float(len(sentences))}
 
 
 def _nll_oracle(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
@@ -88,8 +92,11 @@ def _unique_ngrams(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
 def _register() -> None:
     for order in ORDERS:
         register_metric(Metric(f"bleu{order}", _bleu, needs="samples", group="bleu",
+                               keys=(f"bleu{order}", "bleu_hypotheses", "bleu_references"),
                                description=f"BLEU-{order} against the test set (Texygen)"))
         register_metric(Metric(f"self_bleu{order}", _self_bleu, needs="samples",
+                               keys=(f"self_bleu{order}", "self_bleu_hypotheses",
+                                     "self_bleu_set"),
                                group="self_bleu", min_samples=2, floor=False,
                                why="self-BLEU needs another generated sentence",
                                description=f"self-BLEU-{order} of the generated set"))

@@ -170,8 +170,8 @@ class TextTask(Task):
                               "has no oracle", hint="nll_oracle is for data.name=oracle")
 
     def metric_options(self, ecfg: Any) -> dict[str, Any]:
-        return {**super().metric_options(ecfg), "bleu_hypotheses": 200,
-                "self_bleu_hypotheses": 200}
+        return {**super().metric_options(ecfg), "bleu_hypotheses": ecfg.bleu_hypotheses,
+                "self_bleu_hypotheses": ecfg.self_bleu_hypotheses}
 
     def metrics(self, sets: EvalSets, ecfg: Any, *, run_dir: Path | None = None,
                 device: str = "cpu", final: bool = True) -> dict[str, Any]:
