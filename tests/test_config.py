@@ -356,7 +356,7 @@ def test_diff_names_each_changed_key():
     b = load_config("ring", None, ["optim.g_lr=5e-4", "schedule.n_critic=3"]).to_dict()
     lines = diff(a, b)
     assert len(lines) == 2
-    assert any(line.startswith("optim.g_lr: 0.0001 -> 0.0005") for line in lines)
+    assert any(line.startswith("optim.g_lr: 0.0003 -> 0.0005") for line in lines)
     assert any(line.startswith("schedule.n_critic: 1 -> 3") for line in lines)
     assert diff(a, a) == []
 

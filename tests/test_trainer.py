@@ -96,14 +96,14 @@ def test_resume_with_changed_config_is_refused_with_a_readable_diff(make_cfg, tm
     with pytest.raises(CheckpointError) as info:
         trainer.resume()
     message = info.value.message
-    assert "optim.g_lr: 0.0001 -> 0.0005" in message
+    assert "optim.g_lr: 0.0003 -> 0.0005" in message
     assert "schedule.n_critic: 1 -> 2" in message
     assert "--force" in info.value.hint
     assert trainer.step == 0  # nothing was loaded
     # force=True resumes and trains on with the new config
     trainer.resume(force=True)
     assert trainer.step == 2
-    assert trainer.method.optimizers["G"].param_groups[0]["lr"] == pytest.approx(1e-4)
+    assert trainer.method.optimizers["G"].param_groups[0]["lr"] == pytest.approx(3e-4)
     trainer.fit(steps=3)
     assert trainer.step == 3
     assert trainer.method.optimizers["G"].param_groups[0]["lr"] == pytest.approx(5e-4)
