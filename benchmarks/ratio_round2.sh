@@ -4,7 +4,7 @@
 # authors' BatchNorm semantics, with the detached ratio, and with the exact ratio of a RealNVP
 # generator, against wgan-gp and ppo-gan-reweight at equal minibatch updates of all networks.
 # Each block is one resumable `stablegan compare` (rerun to continue). One core per run:
-#   OUT=/work/bench13 SEEDS=0,1,2 JOBS=1 bash benchmarks/ratio_round2.sh [baselines|ring|grid|all]
+#   OUT=/work/bench13 SEEDS=0,1,2 JOBS=1 bash benchmarks/ratio_round2.sh [baselines|ring|control|grid|control-grid|grid-extra|all]
 set -euo pipefail
 WHAT=${1:-all}
 OUT=${OUT:-runs/bench}
@@ -38,5 +38,28 @@ if [ "$WHAT" = ring ] || [ "$WHAT" = all ]; then
   run ring "$BATCHES_RING" "$(methods 0.1)" "$OUT/round2-ring"
 fi
 if [ "$WHAT" = grid ] || [ "$WHAT" = all ]; then
+  # wgan-gp, the full method with the detached ratio, ppo-gan-reweight: one seed at a time so
+  # that a cut-short session still has paired runs (what fitted in the second round's time)
+  for S in ${SEEDS//,/ }; do
+    python -m stablegan compare --recipe grid --batches "$BATCHES_GRID" --seeds "$S" \
+      --methods "$(methods 1 | cut -d, -f1,5,2)" --jobs "$JOBS" --out "$OUT/round2-grid-s$S"
+  done
+fi
+if [ "$WHAT" = control ] || [ "$WHAT" = all ]; then
+  # the detached ratio's schedule without any ratio: re-weighted critic, 5 G steps on one z at
+  # G lr / 5, no classifier, no clip (ring lr 3e-4 / 5, grid 1e-3 / 5)
+  C55="+schedule.n_gen=5+schedule.same_z_for_gen_steps=true"
+  run ring "$BATCHES_RING" "ppo-gan-reweight+lipschitz.gradient_penalty.weight=0.1$C55+optim.g_lr=6e-5" \
+    "$OUT/round2-control-ring"
+fi
+if [ "$WHAT" = control-grid ] || [ "$WHAT" = all ]; then
+  C55="+schedule.n_gen=5+schedule.same_z_for_gen_steps=true"
+  run grid "$BATCHES_GRID" "ppo-gan-reweight+lipschitz.gradient_penalty.weight=1$C55+optim.g_lr=2e-4" \
+    "$OUT/round2-control-grid"
+fi
+if [ "$WHAT" = grid-extra ]; then  # Eq. 6 at the same x and the authors' BatchNorm on the grid
+  run grid "$BATCHES_GRID" "$(methods 1 | cut -d, -f3,4)" "$OUT/round2-grid-extra"
+fi
+if [ "$WHAT" = grid-all ]; then  # every method of the ring table (not run in the second round)
   run grid "$BATCHES_GRID" "$(methods 1)" "$OUT/round2-grid"
 fi
