@@ -1,6 +1,8 @@
 """Tables for docs/benchmarks.md, "Ratio clipping, second round", from `stablegan compare` output.
 
     python benchmarks/ratio_round2_table.py OUT/round2-ring [OUT/round2-grid ...]
+    python benchmarks/ratio_round2_table.py --merge OUT/round2-grid-s0 OUT/round2-grid-s1 ...
+      (one table over compares that ran the same methods one seed each)
 
 Per method: the final evaluation (mean ± std over seeds, and the per-seed values of modes and HQ)
 and, from each run's metrics.jsonl, the mean over all logged iterations of the ratio diagnostics
@@ -41,8 +43,33 @@ def run_means(run: Path) -> dict[str, float]:
     return {k: statistics.mean(v) for k, v in sums.items() if v}
 
 
-def table(out: Path) -> str:
-    summary = json.loads((out / "summary.json").read_text())
+def merged(outs: list[Path]) -> dict:
+    """One summary over several compares: methods in first-seen order, values seed by seed, each
+    run's directory remembered (finished runs only)."""
+    out: dict = {"methods": [], "seeds": [], "steps": {}, "metrics": {}, "dirs": {}}
+    for o in outs:
+        s = json.loads((o / "summary.json").read_text())
+        out["recipe"] = s["recipe"]
+        out["seeds"] += [x for x in s["seeds"] if x not in out["seeds"]]
+        for m in s["methods"]:
+            if m not in out["methods"]:
+                out["methods"].append(m)
+            out["steps"][m] = s["steps"].get(m, "")
+            for seed in s["seeds"]:
+                out["dirs"].setdefault(m, []).append(o / m.replace("+", "_") / f"seed{seed}")
+            for k, v in s["metrics"].get(m, {}).items():
+                out["metrics"].setdefault(m, {}).setdefault(k, {"values": []})["values"] += (
+                    v["values"])
+    return out
+
+
+def table(out: Path | list[Path]) -> str:
+    if isinstance(out, list):
+        summary = merged(out)
+    else:
+        summary = json.loads((out / "summary.json").read_text())
+        summary["dirs"] = {m: [out / m.replace("+", "_") / f"seed{s}" for s in summary["seeds"]]
+                           for m in summary["methods"]}
     lines = [f"**{summary['recipe']}** ({out})", "",
              "| method | iterations | modes (per seed) | HQ fraction (per seed) | SWD | clip frac"
              " | approx-KL | mean r | mean f(fake) | C accuracy |",
@@ -53,8 +80,8 @@ def table(out: Path) -> str:
         hq = m.get("hq_fraction", {}).get("values", [])
         swd = m.get("swd", {}).get("values", [])
         diag: dict[str, list[float]] = {k: [] for k in KEYS}
-        for seed in summary["seeds"]:
-            for k, v in run_means(out / method.replace("+", "_") / f"seed{seed}").items():
+        for run in summary["dirs"][method]:
+            for k, v in run_means(run).items():
                 diag[k].append(v)
         cells = [fmt(diag[k], 2) if diag[k] else "–" for k in KEYS]
         lines.append(
@@ -65,6 +92,9 @@ def table(out: Path) -> str:
 
 
 if __name__ == "__main__":
-    for arg in sys.argv[1:]:
-        print(table(Path(arg)))
-        print()
+    if sys.argv[1:2] == ["--merge"]:
+        print(table([Path(a) for a in sys.argv[2:]]))
+    else:
+        for arg in sys.argv[1:]:
+            print(table(Path(arg)))
+            print()
