@@ -54,10 +54,13 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    name: str = "auto"  # auto | mlp | dcgan | resnet   (auto: mlp for vectors, dcgan for images)
+    # auto | mlp | dcgan | resnet | flow  (auto: mlp for vectors, dcgan for images; flow: a RealNVP
+    # generator with an exact log_prob, latent_dim = data dimension, MLP critic and classifier)
+    name: str = "auto"
     latent_dim: int = 2
     hidden: int = 256  # MLP width
     layers: int = 3  # MLP hidden layers
+    flow_layers: int = 8  # affine couplings of model.name=flow (each an MLP of width hidden)
     channels: int = 64  # base channel count of conv nets
     g_batchnorm: bool = True  # BatchNorm in the generator (conv nets)
     d_norm: str = "none"  # none | layer | batch  (batch conflicts with a gradient penalty)
@@ -183,7 +186,14 @@ class VariationalConfig:
     eps: float = 0.4
     clip_mode: str = "paper"  # paper (Eq. 5) | reference (authors' code: f * min(r, 1+eps))
     advantage: str = "raw"  # raw | centered | normalized  (what plays PPO's advantage)
-    ratio: str = "classifier"  # classifier (Eq. 6) | exact (tractable log-likelihood)
+    # classifier: the authors' code, log r = l_old(x_old) - l(x_new); classifier_same_x: Eq. 6 as
+    # printed, log r = l^(t)(x) - l(x) with a frozen copy C^(t) taken at the phase's start (r = 1
+    # at theta_old); exact: log p_theta(x) - log p_old(x) (a generator with a log-likelihood)
+    ratio: str = "classifier"
+    # C's BatchNorm. joint: C trains on one concatenated real+fake batch and r's logits use eval
+    # mode (running statistics); authors: train mode everywhere, reals and fakes pass separately
+    # when C trains and r's logits are computed on pure (all-fake) batches
+    classifier_bn: str = "joint"
     classifier_warmup: int = 0  # C steps before training
     classifier_lr_divide: bool = False  # C and G learning rates divided by n_gen (authors' code)
     # per_step: one C step before each G step (authors); per_phase: the same n_gen C steps at the
@@ -629,7 +639,8 @@ def _validate_data(cfg: Config) -> None:
 def _validate_model(cfg: Config) -> None:
     """model.*"""
     m = cfg.model
-    _choice(m.name, "model.name", ("auto", "mlp", "dcgan", "resnet", "relgan", "lstm"))
+    _choice(m.name, "model.name", ("auto", "mlp", "dcgan", "resnet", "flow", "relgan", "lstm"))
+    _check(m.flow_layers >= 1, "model.flow_layers", "must be >= 1")
     _check(m.latent_dim >= 1, "model.latent_dim", f"must be >= 1, got {m.latent_dim}")
     _validate_text(cfg)
     _check(m.hidden >= 1, "model.hidden", "must be >= 1")
@@ -719,10 +730,15 @@ def _validate_variational(cfg: Config) -> None:
     _check(0.0 < v.eps < 1.0, "variational.eps", f"must be in (0, 1), got {v.eps}")
     _choice(v.clip_mode, "variational.clip_mode", ("paper", "reference"))
     _choice(v.advantage, "variational.advantage", ("raw", "centered", "normalized"))
-    _choice(v.ratio, "variational.ratio", ("classifier", "exact"))
+    _choice(v.ratio, "variational.ratio", ("classifier", "classifier_same_x", "exact"))
+    _choice(v.classifier_bn, "variational.classifier_bn", ("joint", "authors"))
+    _check(not (v.ratio == "classifier_same_x" and v.classifier_schedule == "per_phase"),
+           "variational.classifier_schedule",
+           "per_phase with variational.ratio=classifier_same_x holds C equal to its frozen copy "
+           "for the whole phase, so r = 1 everywhere; use per_step")
     _choice(v.classifier_schedule, "variational.classifier_schedule", ("per_step", "per_phase"))
     _check(v.classifier_warmup >= 0, "variational.classifier_warmup", "must be >= 0")
-    _check(v.ratio_gradient or v.ratio == "classifier", "variational.ratio_gradient",
+    _check(v.ratio_gradient or v.ratio != "exact", "variational.ratio_gradient",
            "must be true with variational.ratio=exact",
            hint="the exact ratio's critic values are detached, so with r detached as well the "
                 "generator would get no gradient")

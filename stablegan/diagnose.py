@@ -26,7 +26,7 @@ import torch
 from stablegan.config import read_yaml
 from stablegan.configure import from_dict
 from stablegan.errors import ConfigError
-from stablegan.methods.ppo import ClassifierRatio, PPOGANMethod
+from stablegan.methods.ppo import CLASSIFIER_RATIOS, ClassifierRatio, PPOGANMethod
 from stablegan.training.checkpoint import load_latest
 from stablegan.training.trainer import Trainer, seed_everything
 from stablegan.variational import advantage, clipped_surrogate
@@ -40,9 +40,11 @@ def surrogate_landscape(run_dir: str | Path, out_dir: str | Path | None = None,
         raise ConfigError(f"'{run_dir}' is not a stablegan run directory (no config.yaml)")
     data = read_yaml(run_dir / "config.yaml")
     cfg_run = from_dict(data)
-    fresh_c = not (cfg_run.variational.clip and cfg_run.variational.ratio == "classifier")
+    run_ratio = cfg_run.variational.ratio
+    fresh_c = not (cfg_run.variational.clip and run_ratio in CLASSIFIER_RATIOS)
     ppo = copy.deepcopy(data)
-    ppo.setdefault("variational", {}).update({"clip": True, "ratio": "classifier"})
+    ppo.setdefault("variational", {}).update(
+        {"clip": True, "ratio": run_ratio if not fresh_c else "classifier"})
     ppo.setdefault("schedule", {})["same_z_for_gen_steps"] = True
     cfg = from_dict(ppo)
     seed_everything(cfg.seed)

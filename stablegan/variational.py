@@ -15,9 +15,13 @@ where ``A`` is ``f(G(z))`` (``advantage="raw"``), or ``f`` minus its detached ba
 (``"centered"``), or that divided by the detached batch std (``"normalized"``); and
 ``r = p_theta(x) / p_theta_old(x)`` comes from a ratio estimator:
 
-* classifier (Eq. 6): ``r = [(1 - C(x_new)) C_old(x_old)] / [C(x_new) (1 - C_old(x_old))]``;
-  with ``C = sigmoid(l)`` this is ``log r = l_old(x_old) - l(x_new)``, computed in log space so it
-  never divides by zero;
+* classifier, the authors' code (``ratio="classifier"``):
+  ``r = [(1 - C(x_new)) C_old(x_old)] / [C(x_new) (1 - C_old(x_old))]``; with ``C = sigmoid(l)``
+  this is ``log r = l_old(x_old) - l(x_new)``, computed in log space so it never divides by zero;
+* classifier, Eq. 6 as printed (``ratio="classifier_same_x"``): C and a frozen copy C^(t) of it
+  (taken at the phase's start) at the same ``x = G_theta(z)``:
+  ``r = [(1 - C(x)) C^(t)(x)] / [(1 - C^(t)(x)) C(x)]``, ``log r = l^(t)(x) - l(x)``; r = 1 exactly
+  at the phase's start and the gradient through r is ``A grad(l^(t) - l)``, the change of C;
 * exact: ``log r = log p_theta(x) - log p_theta_old(x)`` for generators with a tractable likelihood.
 """
 
@@ -40,7 +44,8 @@ def effective_sample_size(weights: Tensor) -> Tensor:
 
 
 def classifier_log_ratio(logit_new: Tensor, logit_old: Tensor) -> Tensor:
-    """Eq. 6 in log space: ``log r = logit C_old(x_old) - logit C(x_new)``."""
+    """Eq. 6 in log space: ``log r = logit_old - logit_new``; the authors' code takes
+    ``logit_old = l_old(x_old)``, Eq. 6 as printed ``logit_old = l^(t)(x)`` at the same x."""
     return logit_old.reshape(-1) - logit_new.reshape(-1)
 
 

@@ -60,9 +60,11 @@ def test_compare_tiny_budget_writes_all_outputs_and_resumes(tmp_path):
     assert all(s.startswith("skipped") for s in again["status"].values())
 
 
-@pytest.mark.parametrize("method", ["ppo-gan", "wgan-gp"])
+@pytest.mark.parametrize("method", ["ppo-gan", "wgan-gp",
+                                    "ppo-gan+variational.ratio=classifier_same_x"])
 def test_surrogate_landscape(tmp_path, method):
-    cfg = load_config("ring", overrides=[*TINY, f"method={method}", "log.progress=false"],
+    name, *extra = method.split("+")
+    cfg = load_config("ring", overrides=[*TINY, f"method={name}", *extra, "log.progress=false"],
                       steps=3)
     run = tmp_path / "run"
     Trainer.from_config(cfg, out_dir=run).fit()
@@ -71,5 +73,5 @@ def test_surrogate_landscape(tmp_path, method):
     saved = json.loads((tmp_path / "diag" / "surrogate.json").read_text())
     assert saved["alpha"] == pytest.approx([0.0, 0.5, 1.0, 1.5, 2.0])
     assert len(saved["wgan_objective"]) == len(saved["clipped_surrogate"]) == 5
-    assert result["fresh_classifier"] is (method != "ppo-gan")
+    assert result["fresh_classifier"] is (name != "ppo-gan")
     assert result["update_norm"] > 0

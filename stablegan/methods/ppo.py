@@ -2,7 +2,8 @@
 
 One generator phase (``n_gen`` steps, usually on one latent batch z)::
 
-    ratio.begin_phase(z)               record the old generator: C_old(x_old) or log p_old(x)
+    ratio.begin_phase(z)               record the old generator: C_old(x_old), a frozen copy
+                                       C^(t) (Eq. 6 at the same x) or log p_old(x)
     repeat n_gen times:
         ratio.update()                 classifier estimator: one C step, fresh reals and fakes
         x = G(z) ; log r = ratio.log_ratio(x)
@@ -18,6 +19,7 @@ likelihood can use the exact ratio instead of the classifier.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import torch
@@ -39,30 +41,53 @@ from stablegan.variational import (
 )
 
 MAX_LOG_RATIO = 20.0
+CLASSIFIER_RATIOS = ("classifier", "classifier_same_x")
 
 
 class ClassifierRatio:
-    """Eq. 6: ``log r = logit C_old(x_old) - logit C(x_new)``, C fine-tuned one step per G step."""
+    """Eq. 6 with a real-vs-fake classifier C, fine-tuned one step per G step.
 
-    def __init__(self, method: PPOGANMethod, classifier: nn.Module) -> None:
+    ``same_x=False`` (``variational.ratio=classifier``, the authors' code):
+    ``log r = l_old(x_old) - l(x_new)``, C_old's logit recorded once on the phase's old samples.
+    ``same_x=True`` (``classifier_same_x``, Eq. 6 as printed): a frozen copy C^(t) of C is taken at
+    the phase's start and ``log r = l^(t)(x) - l(x)`` at the same ``x = G_theta(z)``, so r = 1 at
+    theta_old before any C step. The copy is rebuilt from C at every phase start (checkpoints fall
+    between phases), so it needs no state of its own and resumes bit-exactly.
+
+    ``bn="joint"``: C trains on one concatenated real+fake batch and r's logits use eval mode;
+    ``bn="authors"``: train mode everywhere, separate real and fake passes, r's logits on pure
+    (all-fake) batches in train mode.
+    """
+
+    def __init__(self, method: PPOGANMethod, classifier: nn.Module, same_x: bool = False,
+                 bn: str = "joint") -> None:
         self.method = method
         self.C = classifier
+        self.same_x = same_x
+        self.bn = bn
+        self.C_old: nn.Module | None = None
         self.logit_old: Tensor | None = None
         self.x_old: Tensor | None = None
 
-    def logits(self, x: Tensor) -> Tensor:
-        """C's logit at x in eval mode (BatchNorm running statistics: a pointwise function)."""
-        was_training = self.C.training
-        self.C.eval()
+    def logits(self, x: Tensor, net: nn.Module | None = None) -> Tensor:
+        """The logit of C (or ``net``) at x: eval mode with ``bn="joint"`` (BatchNorm running
+        statistics, a pointwise function), train mode with ``bn="authors"`` (batch statistics)."""
+        net = self.C if net is None else net
+        was_training = net.training
+        net.train(self.bn == "authors")
         try:
-            return self.C(x).reshape(-1)
+            return net(x).reshape(-1)
         finally:
-            self.C.train(was_training)
+            net.train(was_training)
 
     def begin_phase(self, z: Tensor) -> None:
         with torch.no_grad():
             self.x_old = self.method.G(z)
-            self.logit_old = self.logits(self.x_old)
+            if self.same_x:
+                self.C_old = copy.deepcopy(self.C).requires_grad_(False)
+                self.logit_old = None
+            else:
+                self.logit_old = self.logits(self.x_old)
 
     def update(self) -> Stats:
         """One BCE step of C: reals labelled 1, fresh fakes labelled 0."""
@@ -71,10 +96,13 @@ class ClassifierRatio:
         with torch.no_grad():
             fake = m.pair.fake(m.pair.source(real.shape[0]))
         self.C.train()
-        # one forward pass over reals and fakes together: with BatchNorm, separate passes would
-        # let C tell them apart by batch statistics, which its eval-mode logits never see
-        logits = self.C(torch.cat([real, fake])).reshape(-1)
-        l_real, l_fake = logits[: real.shape[0]], logits[real.shape[0]:]
+        if self.bn == "authors":  # pure batches, each with its own batch statistics
+            l_real, l_fake = self.C(real).reshape(-1), self.C(fake).reshape(-1)
+        else:
+            # one forward pass over reals and fakes together: with BatchNorm, separate passes
+            # would let C tell them apart by batch statistics, which its eval-mode logits never see
+            logits = self.C(torch.cat([real, fake])).reshape(-1)
+            l_real, l_fake = logits[: real.shape[0]], logits[real.shape[0]:]
         loss = (F.binary_cross_entropy_with_logits(l_real, torch.ones_like(l_real))
                 + F.binary_cross_entropy_with_logits(l_fake, torch.zeros_like(l_fake)))
         m.step("C", loss, {"classifier loss": loss}, max_norm=m.cfg.optim.c_grad_clip)
@@ -85,6 +113,9 @@ class ClassifierRatio:
         return self.method.pair.fake(z)
 
     def log_ratio(self, x: Tensor) -> Tensor:
+        if self.same_x:
+            assert self.C_old is not None, "begin_phase must run first"
+            return classifier_log_ratio(self.logits(x), self.logits(x, self.C_old))
         assert self.logit_old is not None, "begin_phase must run first"
         return classifier_log_ratio(self.logits(x), self.logit_old)
 
@@ -135,7 +166,7 @@ class PPOGANMethod(GANMethod):
             self.base_lr["G"] = cfg.optim.g_lr / cfg.schedule.n_gen
             self.set_lr(1.0)
         self.ratio: ClassifierRatio | ExactRatio
-        if v.ratio == "classifier":
+        if v.ratio in CLASSIFIER_RATIOS:
             if classifier is None:
                 classifier = task.build_classifier(cfg.model)
             self.C = classifier.to(self.device)
@@ -144,7 +175,8 @@ class PPOGANMethod(GANMethod):
             self.base_lr["C"] = c_lr
             self.optimizers["C"] = self._adam(self.C, c_lr)
             self.counts["C"] = 0
-            self.ratio = ClassifierRatio(self, self.C)
+            self.ratio = ClassifierRatio(self, self.C, same_x=v.ratio == "classifier_same_x",
+                                         bn=v.classifier_bn)
         else:
             self.ratio = ExactRatio(self)
 
@@ -152,7 +184,7 @@ class PPOGANMethod(GANMethod):
     def updates_per_iteration(cls, cfg: Config) -> int:
         """n_critic + n_gen, plus one classifier step per generator step with the classifier
         ratio."""
-        per_g = 2 if cfg.variational.ratio == "classifier" else 1
+        per_g = 2 if cfg.variational.ratio in CLASSIFIER_RATIOS else 1
         return cfg.schedule.n_critic + cfg.schedule.n_gen * per_g
 
     def begin_generator_phase(self, z: Tensor | None) -> None:

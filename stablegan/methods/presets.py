@@ -29,6 +29,18 @@ _CT = {"lipschitz": {"consistency": {"weight": 2.0, "feature_weight": 0.1, "marg
        "model": {"d_dropout": 0.2}}
 
 
+# The rest of the authors' released CIFAR-10 setting on top of _PPO + _CT: their clip
+# f * min(r, 1 + eps), G and C at lr / n_gen, C's BatchNorm in train mode on pure batches, Adam
+# betas (0, 0.9) for all three networks, linear decay to 0, batch 32. A recipe's
+# data.batch_size wins over a preset's: pass --set data.batch_size=32 with a recipe.
+_AUTHORS = {
+    "optim": {"betas": [0.0, 0.9], "lr_decay": "linear"},
+    "data": {"batch_size": 32},
+    "variational": {"clip_mode": "reference", "classifier_lr_divide": True,
+                    "classifier_bn": "authors", "ratio": "classifier"},
+}
+
+
 def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
     from stablegan.config import deep_merge
 
@@ -59,12 +71,18 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "ppo-gan": ("re-weighting + probability-ratio clipping on a WGAN-GP critic (5:5), "
                 "Wu et al. 2020", _PPO),
     "ppo-gan-ct": ("ppo-gan on a CT-GAN critic", _merge(_PPO, _CT)),
+    "ppo-gan-authors": ("ppo-gan as the authors' CIFAR-10 code runs it: CT critic, reference "
+                        "clip, lr / 5 for G and C, C's BatchNorm in train mode, betas (0, 0.9), "
+                        "linear decay, batch 32", None),
     "ppo-gan-reweight": ("ablation: critic sample re-weighting only, 5:1",
                          _merge(_PPO, {"schedule": {"n_gen": 1, "same_z_for_gen_steps": False},
                                        "variational": {"clip": False}})),
     "ppo-gan-clip": ("ablation: generator probability-ratio clipping only, 5:5",
                      _merge(_PPO, {"variational": {"reweight": False}})),
 }
+
+
+PRESETS["ppo-gan-authors"] = (PRESETS["ppo-gan-authors"][0], _merge(_PPO, _CT, _AUTHORS))
 
 
 def preset_fragment(name: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from torch import nn
 from stablegan.config import ModelConfig
 from stablegan.errors import ConfigError
 from stablegan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from stablegan.models.flow import RealNVP
 from stablegan.models.layers import (
     Discriminator,
     Generator,
@@ -28,7 +29,7 @@ from stablegan.models.layers import (
 from stablegan.models.mlp import MLPDiscriminator, MLPGenerator
 from stablegan.models.resnet import ResNetDiscriminator, ResNetGenerator
 
-FAMILIES = ("auto", "mlp", "dcgan", "resnet")
+FAMILIES = ("auto", "mlp", "dcgan", "resnet", "flow")
 
 __all__ = [
     "FAMILIES",
@@ -72,6 +73,8 @@ def build_generator(cfg: ModelConfig, sample_shape: tuple[int, ...]) -> Generato
     family = resolve_family(cfg, shape)
     if family == "mlp":
         return MLPGenerator(shape, cfg.latent_dim, cfg.hidden, cfg.layers)
+    if family == "flow":
+        return _flow_generator(cfg, shape)
     if family == "dcgan":
         return DCGANGenerator(shape, cfg.latent_dim, cfg.channels, cfg.g_batchnorm)
     return ResNetGenerator(shape, cfg.latent_dim, cfg.channels, cfg.g_batchnorm)
@@ -90,11 +93,24 @@ def build_discriminator(cfg: ModelConfig, sample_shape: tuple[int, ...]) -> Disc
     if not 0.0 <= cfg.d_dropout < 1.0:
         raise ConfigError(f"model.d_dropout must be in [0, 1), got {cfg.d_dropout}",
                           hint="for example --set model.d_dropout=0.2")
-    if family == "mlp":
+    if family in ("mlp", "flow"):  # a flow's critic and classifier are MLPs
         return MLPDiscriminator(shape, cfg.hidden, cfg.layers, **opts)
     if family == "dcgan":
         return DCGANDiscriminator(shape, cfg.channels, **opts)
     return ResNetDiscriminator(shape, cfg.channels, **opts)
+
+
+def _flow_generator(cfg: ModelConfig, shape: tuple[int, ...]) -> RealNVP:
+    """RealNVP (``model.flow_layers`` couplings of width ``model.hidden``): a bijection, so the
+    latent dimension must equal the data dimension of vector samples."""
+    if len(shape) != 1 or shape[0] < 2:
+        raise ConfigError(f"model.name=flow needs vector samples of dimension >= 2, got sample "
+                          f"shape {shape}", hint="use model.name=mlp or dcgan for this data")
+    if cfg.latent_dim != shape[0]:
+        raise ConfigError(
+            f"model.name=flow is a bijection: model.latent_dim must equal the data dimension "
+            f"{shape[0]}, got {cfg.latent_dim}", hint=f"set --set model.latent_dim={shape[0]}")
+    return RealNVP(shape[0], layers=cfg.flow_layers, hidden=cfg.hidden)
 
 
 def build_models(cfg: ModelConfig, sample_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
