@@ -107,8 +107,12 @@ class EvalClassifier:
         key = {"vocab": task.data.vocab.fingerprint, "labels": list(task.data.label_names),
                "epochs": task.cfg.style.eval_classifier_epochs, "size": task.data.size}
         if path is not None and path.is_file():
-            state = torch.load(path, map_location="cpu", weights_only=False)
-            if state.get("format") == FORMAT and state.get("key") == key:
+            try:  # tensors and plain containers only: never unpickle code
+                state = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception:  # noqa: BLE001 - a damaged or foreign file is retrained
+                state = {}
+            if isinstance(state, dict) and state.get("format") == FORMAT \
+                    and state.get("key") == key:
                 from stablegan.models.style import StyleClassifier
 
                 model = StyleClassifier(task.data.vocab_size, task.data.num_styles, 64, 100, 0.5)
