@@ -6,10 +6,12 @@ batches of 16, 2-D ring data or 1x8x8 images.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -178,3 +180,30 @@ def shared_file(rel: str) -> Path:
     if root is None or not (root / rel).is_file():
         pytest.skip(f"shared data file {rel} not found (set STABLEGAN_SHARED_DATA)")
     return root / rel
+
+
+# ---------------------------------------------------------------------------------------------
+# resume checks shared by the phase, text and style tests
+# ---------------------------------------------------------------------------------------------
+def rows(path: Path) -> list[dict]:
+    out = [json.loads(line) for line in path.read_text().splitlines()]
+    for r in out:
+        r.pop("time/sec", None)
+    return out
+
+
+def assert_same_weights(a: Any, b: Any) -> None:
+    """Every network and optimiser state of ``a`` and ``b`` bitwise equal."""
+    assert a.method.networks.keys() == b.method.networks.keys()
+    for name, net in a.method.networks.items():
+        other = b.method.networks[name].state_dict()
+        for k, t in net.state_dict().items():
+            assert torch.equal(t, other[k]), f"{name}.{k} differs"
+    assert a.method.optimizers.keys() == b.method.optimizers.keys()
+    for name, opt in a.method.optimizers.items():
+        sa, sb = opt.state_dict(), b.method.optimizers[name].state_dict()
+        assert sa["state"].keys() == sb["state"].keys(), name
+        for pid, st in sa["state"].items():
+            for k, t in st.items():
+                assert torch.equal(t, sb["state"][pid][k]), f"optimiser {name} {pid}.{k} differs"
+    assert a.method.counts == b.method.counts

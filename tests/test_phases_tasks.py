@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import assert_same_weights, rows
 from torch import Tensor, nn
 
 import stablegan.metrics.registry as metric_registry
@@ -49,30 +50,6 @@ class Killed(Exception):
 
 
 # ---------------------------------------------------------------------------- kill and resume
-def rows(path: Path) -> list[dict[str, Any]]:
-    out = [json.loads(line) for line in path.read_text().splitlines()]
-    for r in out:
-        r.pop("time/sec", None)
-    return out
-
-
-def assert_same_weights(a: Trainer, b: Trainer) -> None:
-    """Every network and optimiser state of ``a`` and ``b`` bitwise equal."""
-    assert a.method.networks.keys() == b.method.networks.keys()
-    for name, net in a.method.networks.items():
-        other = b.method.networks[name].state_dict()
-        for k, t in net.state_dict().items():
-            assert torch.equal(t, other[k]), f"{name}.{k} differs"
-    assert a.method.optimizers.keys() == b.method.optimizers.keys()
-    for name, opt in a.method.optimizers.items():
-        sa, sb = opt.state_dict(), b.method.optimizers[name].state_dict()
-        assert sa["state"].keys() == sb["state"].keys(), name
-        for pid, st in sa["state"].items():
-            for k, t in st.items():
-                assert torch.equal(t, sb["state"][pid][k]), f"optimiser {name} {pid}.{k} differs"
-    assert a.method.counts == b.method.counts
-
-
 def run_config(make_cfg, method: str, *overrides: str, steps: int = 6):
     extra = ["log.checkpoint_every=2", "eval.n_samples=32"]
     if method.startswith("ppo-gan"):  # a 5:5 schedule is slow for nothing here

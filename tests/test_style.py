@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import assert_same_weights, rows
 
 from stablegan.cli import main
 from stablegan.config import DataConfig
@@ -254,22 +255,6 @@ def test_train_eval_and_transfer_cli_end_to_end(tmp_path: Path, capsys) -> None:
 
 class Killed(Exception):
     pass
-
-
-def rows(path: Path) -> list[dict]:
-    out = [json.loads(line) for line in path.read_text().splitlines()]
-    for r in out:
-        r.pop("time/sec", None)
-    return out
-
-
-def assert_same_weights(a: Trainer, b: Trainer) -> None:
-    assert a.method.networks.keys() == b.method.networks.keys()
-    for name, net in a.method.networks.items():
-        other = b.method.networks[name].state_dict()
-        for k, t in net.state_dict().items():
-            assert torch.equal(t, other[k]), f"{name}.{k} differs"
-    assert a.method.counts == b.method.counts
 
 
 def test_resume_in_autoencoder_phase_is_bit_identical(tmp_path: Path) -> None:
