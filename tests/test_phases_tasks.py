@@ -82,8 +82,9 @@ def kill_then_resume(cfg, out: Path, patch: Callable[[Trainer], None],
     return second, state
 
 
-def crash_in(phase: str, index: int) -> Callable[[Trainer], None]:
-    """Make step ``index`` of ``phase`` raise before it changes anything."""
+def at_step(phase: str, index: int, action: Callable[[int], None]) -> Callable[[Trainer], None]:
+    """Patch the method so that ``action(i)`` runs at the start of step ``index`` of ``phase``
+    (the phase list binds the instance attribute at fit time)."""
 
     def patch(trainer: Trainer) -> None:
         m = trainer.method
@@ -92,30 +93,26 @@ def crash_in(phase: str, index: int) -> Callable[[Trainer], None]:
 
         def step(i: int, diagnostics: bool = False):
             if i == index:
-                raise Killed(f"{phase} step {i}")
-            return original(i, diagnostics)
-
-        setattr(m, attr, step)  # phases() binds the instance attribute
-
-    return patch
-
-
-def sigterm_in(phase: str, index: int) -> Callable[[Trainer], None]:
-    """Send SIGTERM to this process during step ``index`` of ``phase``."""
-
-    def patch(trainer: Trainer) -> None:
-        m = trainer.method
-        attr = "warmup_step" if phase == "warmup" else "iteration"
-        original = getattr(m, attr)
-
-        def step(i: int, diagnostics: bool = False):
-            if i == index:
-                os.kill(os.getpid(), signal.SIGTERM)
+                action(i)
             return original(i, diagnostics)
 
         setattr(m, attr, step)
 
     return patch
+
+
+def crash_in(phase: str, index: int) -> Callable[[Trainer], None]:
+    """Make step ``index`` of ``phase`` raise before it changes anything."""
+
+    def crash(i: int) -> None:
+        raise Killed(f"{phase} step {i}")
+
+    return at_step(phase, index, crash)
+
+
+def sigterm_in(phase: str, index: int) -> Callable[[Trainer], None]:
+    """Send SIGTERM to this process during step ``index`` of ``phase``."""
+    return at_step(phase, index, lambda i: os.kill(os.getpid(), signal.SIGTERM))
 
 
 WARMUP = {"nsgan": ["schedule.d_warmup=6"],
