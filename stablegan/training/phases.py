@@ -43,4 +43,13 @@ def average(stats: list[Stats]) -> Stats:
     for s in stats:
         for k, v in s.items():
             sums.setdefault(k, []).append(v)
-    return {k: sum(v) / len(v) for k, v in sums.items()}
+    return {k: _mean(v) for k, v in sums.items()}
+
+
+def _mean(values: list) -> object:
+    """The mean in float64, added in order (for tensors too, without a host sync), so a logged
+    average is the same number whether the steps' values were floats or float32 tensors."""
+    total = 0.0
+    for v in values:
+        total = total + (v.double() if hasattr(v, "double") else v)
+    return total / len(values)
