@@ -186,7 +186,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGTERM, previous)
     from stablegan.training import distributed  # under torchrun: rank 0 alone reports
 
-    if not distributed.is_main():
+    main_rank = distributed.is_main()
+    distributed.shutdown()  # every rank, before Python's exit (see distributed.setup)
+    if not main_rank:
         return 0
     print(f"run directory: {out}")
     print(f"  samples: {out / 'samples'}   losses: {out / 'losses.png'}   "

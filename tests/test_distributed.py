@@ -205,10 +205,27 @@ def test_torchrun_cli(tmp_path: Path) -> None:
                "log.tensorboard=false", "eval.n_samples=64"):
         cmd += ["--set", kv]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stderr[:3000] + "\n...\n" + proc.stderr[-3000:]
     assert proc.stdout.count("run directory:") == 1
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
     assert (out / "checkpoints" / "last.pt").is_file()
+
+
+def shutdown_run() -> dict[str, Any]:
+    distributed.setup()
+    before = (dist.is_initialized(), distributed.world_size())
+    distributed.shutdown()
+    return {"before": before, "after": (dist.is_initialized(), distributed.world_size(),
+                                        distributed.is_main())}
+
+
+def test_shutdown_destroys_the_group_on_every_rank(tmp_path: Path) -> None:
+    """The CLI ends a torchrun run with shutdown(): a barrier, then no process group is left
+    for Python's exit (a live gloo group there can SIGABRT a rank, seen once in CI)."""
+    for r, res in enumerate(run_ddp(tmp_path, "shutdown_run")):
+        assert res["before"] == (True, 2)
+        assert res["after"] == (False, 1, True), r  # one process again: the identity helpers
+    distributed.shutdown()  # one process, no group: a no-op
 
 
 def test_batch_must_split_over_ranks(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ The scheme (the one of stylegan2-ada-pytorch's training loop, see docs/distribut
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 import random
@@ -88,7 +89,24 @@ def setup(backend: str = "auto", device: str = "cpu") -> bool:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(chosen, init_method="env://",
                                 timeout=datetime.timedelta(minutes=30))
+        # a group left alive at interpreter exit can SIGABRT the process: gloo's worker threads
+        # still hold tensors whose release needs the GIL while Python tears down. atexit runs
+        # before that teardown; shutdown() is the orderly way on a normal finish.
+        atexit.register(_destroy)
     return active()
+
+
+def _destroy() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def shutdown() -> None:
+    """End of a distributed run: wait for every rank, then destroy the process group (a no-op
+    in one process). Every rank must call it; after it, the helpers here are the identity."""
+    if active():
+        dist.barrier()
+    _destroy()
 
 
 def device_for(name: str) -> str:
