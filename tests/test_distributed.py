@@ -14,10 +14,13 @@ SyncBatchNorm).
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +28,11 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from conftest import make_config
+from conftest import assert_states_identical, make_config, rows
 
 from stablegan import lipschitz
 from stablegan.training import distributed
+from stablegan.training.checkpoint import load_checkpoint
 from stablegan.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,21 +198,138 @@ def test_ddp_ring_and_digits_stay_consistent_and_resume(tmp_path: Path) -> None:
         assert torch.equal(d[0]["weights"][k], d[1]["weights"][k]), k
 
 
-def test_torchrun_cli(tmp_path: Path) -> None:
-    """``torchrun --nproc_per_node 2 -m stablegan train`` trains and writes one run."""
-    out = tmp_path / "run"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+def torchrun(target: list[str], out: Path, *args: str) -> list[str]:
+    """``torchrun --nproc_per_node 2 <target> train`` on a tiny ring run writing to ``out``."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master_port", str(_free_port()), "-m", "stablegan", "train", "--recipe", "ring",
-           "--steps", "3", "--out", str(out), "--quiet"]
+           "--master_port", str(_free_port()), *target, "train", "--recipe", "ring",
+           "--out", str(out), "--quiet", *args]
     for kv in ("data.batch_size=16", "model.hidden=16", "model.layers=1", "log.every=1",
                "log.tensorboard=false", "eval.n_samples=64"):
         cmd += ["--set", kv]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    return cmd
+
+
+TORCHRUN_ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1",
+                    MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+
+
+def test_torchrun_cli(tmp_path: Path) -> None:
+    """``torchrun --nproc_per_node 2 -m stablegan train`` trains and writes one run."""
+    out = tmp_path / "run"
+    proc = subprocess.run(torchrun(["-m", "stablegan"], out, "--steps", "3"), env=TORCHRUN_ENV,
+                          capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[:3000] + "\n...\n" + proc.stderr[-3000:]
     assert proc.stdout.count("run directory:") == 1
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
     assert (out / "checkpoints" / "last.pt").is_file()
+
+
+# ``python -m stablegan`` with one addition: rank 0 stops after adversarial step HOLD_AT (past
+# the checkpoint at step 4, so step 5 is lost) and waits there to be killed, announcing it in a
+# file. Rank 1 goes on into step 6 and blocks in its first all-reduce. The kill thus always
+# lands mid-run, after a checkpoint, whatever the machine's speed.
+HOLD_SCRIPT = """
+import sys, time
+from pathlib import Path
+from stablegan.cli import main
+from stablegan.training import distributed
+from stablegan.training.trainer import Trainer
+
+step = Trainer._train_step
+
+def held(self, phase, tb):
+    stop = step(self, phase, tb)
+    if phase.adversarial and self.step == {hold} and distributed.rank() == 0:
+        Path({marker!r}).write_text("held")
+        while True:
+            time.sleep(1)
+    return stop
+
+Trainer._train_step = held
+raise SystemExit(main(sys.argv[1:]))
+"""
+HOLD_AT = 5
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc)."""
+    parent: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        parent[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        kids = [c for c, p in parent.items() if p in frontier]
+        found += kids
+        frontier = kids
+    return found
+
+
+def alive(pid: int) -> bool:
+    """``pid`` exists and is not a zombie."""
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_sigkill_of_a_torchrun_group_then_resume_equals_an_uninterrupted_run(
+        tmp_path: Path) -> None:
+    """SIGKILL of the whole torchrun process group (launcher and both ranks) in the middle of a
+    run, after its checkpoint at step 4 and with step 5 logged but not saved; ``--resume`` under
+    torchrun then ends bit-exactly where an uninterrupted run does: every network, optimiser,
+    EMA, every rank's RNG state, the data sampler, the rolling variances, and the same
+    metrics.jsonl rows (wall-clock time/sec aside) and final evaluation."""
+    args = ("--steps", "8", "--set", "method=ppo-gan", "--set", "schedule.n_critic=2",
+            "--set", "schedule.n_gen=2", "--set", "ema.decay=0.9",
+            "--set", "log.checkpoint_every=2")
+    ref = tmp_path / "reference"
+    proc = subprocess.run(torchrun(["-m", "stablegan"], ref, *args), env=TORCHRUN_ENV,
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    run, marker = tmp_path / "run", tmp_path / "held"
+    script = tmp_path / "hold.py"
+    script.write_text(HOLD_SCRIPT.format(hold=HOLD_AT, marker=str(marker)))
+    proc = subprocess.Popen(torchrun([str(script)], run, *args), env=TORCHRUN_ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its own process group, killed whole
+    try:
+        deadline = time.monotonic() + 180
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "rank 0 never reached the hold step"
+            time.sleep(0.05)
+    finally:  # the launcher and its workers (torchrun starts each in a session of its own)
+        workers = descendants(proc.pid)
+        for pid in [proc.pid, *workers]:
+            os.kill(pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL and len(workers) == 2
+    deadline = time.monotonic() + 60
+    while any(alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, "a killed worker is still running"
+        time.sleep(0.05)
+    killed = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert killed["step"] == 4  # the kill came after step 5, which was not saved
+    assert len(rows(run / "metrics.jsonl")) == HOLD_AT  # ... but was logged
+    assert not (run / "eval.json").exists()
+
+    proc = subprocess.run(torchrun(["-m", "stablegan"], run, *args, "--resume"),
+                          env=TORCHRUN_ENV, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "resuming" in proc.stderr and "at step 4/8" in proc.stderr
+    final, expected = (load_checkpoint(d / "checkpoints" / "last.pt") for d in (run, ref))
+    assert final["step"] == 8 and len(final["rng_ranks"]) == 2
+    assert_states_identical(final, expected)
+    assert rows(run / "metrics.jsonl") == rows(ref / "metrics.jsonl")
+    assert [r["step"] for r in rows(run / "metrics.jsonl")] == list(range(1, 9))
+    assert json.loads((run / "eval.json").read_text()) == json.loads(
+        (ref / "eval.json").read_text())
 
 
 def shutdown_run() -> dict[str, Any]:
