@@ -83,3 +83,52 @@ def test_gpu_benchmark_runs_on_cpu() -> None:
     for model in ("dcgan", "resnet"):
         for variant in ("fp32", "bf16", "channels_last"):
             assert res[f"{model}/{variant}"]["images_per_s"] > 0, res[f"{model}/{variant}"]
+
+
+def test_weight_check_finds_nan_and_inf_in_any_tensor_without_overflow() -> None:
+    """The one-sync weight check (the infinity norm of every parameter and buffer) sees a NaN
+    or inf in any tensor of any float dtype, names it, and takes huge finite weights (whose
+    2-norm would overflow) for finite."""
+    from stablegan.training.state import all_finite, first_nonfinite, first_nonfinite_of
+
+    def net() -> torch.nn.Module:
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4),
+                                   torch.nn.Linear(4, 1).to(torch.float64))
+
+    a, b = net(), net()
+    assert first_nonfinite_of({"G": a, "D": b}) is None
+    with torch.no_grad():
+        a[0].weight.fill_(3e38)  # finite; its squares are not
+    assert all_finite(list(a.parameters())) and first_nonfinite(a) is None
+    with torch.no_grad():
+        b[1].running_var[2] = float("inf")
+    assert first_nonfinite_of({"G": a, "D": b}) == ("D", "weight 1.running_var")
+    with torch.no_grad():
+        b[1].running_var[2] = 1.0
+        b[2].bias[0] = float("nan")  # float64
+    assert first_nonfinite_of({"G": a, "D": b}) == ("D", "weight 2.bias")
+    assert not all_finite([torch.ones(2, dtype=torch.bfloat16), torch.tensor([float("-inf")])])
+
+
+def test_gradient_norm_without_clipping_leaves_gradients_untouched() -> None:
+    """``optim.grad_clip=0``: the norm clip_grad_norm_ reports, and the gradients bit for bit
+    as they were (no multiplication by 1); with a bound, clip_grad_norm_ itself."""
+    from stablegan.methods.gan import grad_norm
+
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(5, 3)), torch.nn.Parameter(torch.randn(7))]
+    for p in params:
+        p.grad = torch.randn_like(p) * 10
+    before = [p.grad.clone() for p in params]
+    copies = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    for c, g in zip(copies, before):
+        c.grad = g.clone()
+    assert torch.equal(grad_norm(params, 0.0),
+                       torch.nn.utils.clip_grad_norm_(copies, float("inf")))
+    assert all(torch.equal(p.grad, g) for p, g in zip(params, before))
+    norm = grad_norm(params, 1.0)
+    assert float(norm) == pytest.approx(
+        float(torch.linalg.vector_norm(torch.cat([g.reshape(-1) for g in before]))), rel=1e-6)
+    assert float(torch.linalg.vector_norm(torch.cat([p.grad.reshape(-1) for p in params]))) \
+        == pytest.approx(1.0, rel=1e-5)

@@ -172,21 +172,27 @@ class GANMethod:
         before clipping (a 0-d tensor: no host sync beyond the one finiteness check)."""
         opt = self.optimizers[optimizer or name]
         names = list(terms)
-        bad = torch.stack([~torch.isfinite(v.detach()).all() for v in terms.values()]) \
-            if terms else torch.zeros(0, dtype=torch.bool, device=loss.device)
         opt.zero_grad(set_to_none=True)
         scaler = self._scaler(name) if self.amp_dtype == torch.float16 else None
         (scaler.scale(loss) if scaler is not None else loss).backward()
-        params = [p for p in self.networks[name].parameters() if p.grad is not None]
+        params = [p for p in self._parameters(name) if p.grad is not None]
+        bad_terms = None
         if distributed.active():  # one all-reduce: the gradients and every rank's term flags
-            bad = distributed.all_reduce_grads(params, bad.float()) > 0.5
+            flags = torch.stack([~torch.isfinite(v.detach()).all() for v in terms.values()]) \
+                if terms else torch.zeros(0, dtype=torch.bool, device=loss.device)
+            bad_terms = distributed.all_reduce_grads(params, flags.float()) > 0.5
         if scaler is not None:
             scaler.unscale_(opt)
         clip = self.cfg.optim.grad_clip if max_norm is None else max_norm
-        norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else float("inf"))
-        flags = torch.cat([bad.reshape(-1), (~torch.isfinite(norm)).reshape(1)])
-        if bool(flags.any()):  # the step's one host sync
-            found = flags.tolist()
+        norm = grad_norm(params, clip)
+        if bad_terms is not None:
+            failed = bad_terms.any() | ~torch.isfinite(norm)
+        else:  # every term and the norm in one finiteness check
+            failed = ~torch.isfinite(torch.cat([norm.reshape(1)] + [
+                v.detach().reshape(-1) for v in terms.values()])).all()
+        if bool(failed):  # the step's one host sync
+            found = (bad_terms.tolist() if bad_terms is not None else
+                     [not bool(torch.isfinite(v.detach()).all()) for v in terms.values()])
             term = next((t for t, b in zip(names, found) if b), None)
             if term is not None:
                 raise NonFiniteError(name, term)
@@ -200,6 +206,14 @@ class GANMethod:
             opt.step()
         self.counts[name] += 1
         return norm.detach()
+
+    def _parameters(self, name: str) -> list[nn.Parameter]:
+        """Network ``name``'s parameters, listed once (again if the network is replaced)."""
+        cache = self.__dict__.setdefault("_param_lists", {})
+        net = self.networks[name]
+        if name not in cache or cache[name][0] is not net:
+            cache[name] = (net, list(net.parameters()))
+        return cache[name][1]
 
     def _scaler(self, name: str) -> Any:
         if name not in self.scalers:
@@ -362,6 +376,18 @@ class GANMethod:
         self.counts.update(state.get("counts", {}))
         if self.replay is not None and "replay" in state:
             self.replay.load_state_dict(state["replay"])
+
+
+def grad_norm(params: list[nn.Parameter], clip: float) -> Tensor:
+    """The 2-norm of the gradients of ``params`` before clipping; with ``clip`` > 0 they are
+    scaled to norm at most ``clip`` (``clip_grad_norm_``). Without clipping only the norm is
+    computed (``clip_grad_norm_`` with an infinite bound would multiply every gradient by 1)."""
+    if clip > 0:
+        return torch.nn.utils.clip_grad_norm_(params, clip)
+    total_norm = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6
+    if total_norm is None:
+        return torch.nn.utils.clip_grad_norm_(params, float("inf"))
+    return total_norm([p.grad for p in params if p.grad is not None])
 
 
 def _latent_dim(generator: nn.Module) -> int:

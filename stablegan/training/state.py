@@ -57,11 +57,20 @@ def first_nonfinite(module: nn.Module) -> str | None:
              if t.is_floating_point()]
     if not named:
         return None
-    with torch.no_grad():
-        ok = torch.stack([torch.isfinite(t).all() for _, t in named])
-    if bool(ok.all()):
+    if all_finite([t for _, t in named]):
         return None
-    return next(n for (n, _), good in zip(named, ok.tolist()) if not good)
+    return next(n for n, t in named if not bool(torch.isfinite(t).all()))
+
+
+def all_finite(tensors: list[Tensor]) -> bool:
+    """Whether every element of ``tensors`` is finite, with one host sync: their largest absolute
+    value (the infinity norm, which cannot overflow and is NaN or inf as soon as one element is)
+    is finite."""
+    total_norm = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6
+    with torch.no_grad():
+        if total_norm is None:
+            return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+        return bool(torch.isfinite(total_norm(tensors, float("inf"))))
 
 
 def first_nonfinite_of(networks: dict[str, nn.Module]) -> tuple[str, str] | None:
@@ -71,9 +80,7 @@ def first_nonfinite_of(networks: dict[str, nn.Module]) -> tuple[str, str] | None
                for t in list(net.parameters()) + list(net.buffers()) if t.is_floating_point()]
     if not tensors:
         return None
-    with torch.no_grad():
-        ok = torch.stack([torch.isfinite(t).all() for t in tensors]).all()
-    if bool(ok):
+    if all_finite(tensors):
         return None
     for k, net in networks.items():
         bad = first_nonfinite(net)
