@@ -132,3 +132,79 @@ def test_gradient_norm_without_clipping_leaves_gradients_untouched() -> None:
         float(torch.linalg.vector_norm(torch.cat([g.reshape(-1) for g in before]))), rel=1e-6)
     assert float(torch.linalg.vector_norm(torch.cat([p.grad.reshape(-1) for p in params]))) \
         == pytest.approx(1.0, rel=1e-5)
+
+
+def test_step_average_of_tensors_is_the_average_of_their_floats_bit_for_bit() -> None:
+    """``phases.average`` of 0-d float32 tensor statistics (the fast stacked path) gives the
+    float64 number that adding the same values as Python floats in order gives."""
+    from stablegan.training.phases import average
+
+    gen = torch.Generator().manual_seed(0)
+    for n in (1, 2, 5, 6, 11):
+        for _ in range(200):
+            scales = 10.0 ** (torch.rand(n, generator=gen) * 40 - 20)
+            values = (torch.randn(n, generator=gen) * scales).float()
+            tensors = [{"x": v, "y": v * 3} for v in values.unbind()]
+            floats = [{"x": float(v), "y": float(v * 3)} for v in values.unbind()]
+            fast, ref = average(tensors), average(floats)
+            assert fast["x"].dtype == torch.float64
+            assert float(fast["x"]) == ref["x"] and float(fast["y"]) == ref["y"]
+
+
+def test_step_statistics_are_averaged_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``phases.average`` computes a key's mean when it is read (the trainer reads the losses
+    every step, the rest only on logged rows), and otherwise behaves like the dict of means."""
+    from stablegan.training import phases
+
+    calls: list[int] = []
+    mean = phases._mean
+    monkeypatch.setattr(phases, "_mean", lambda v: calls.append(1) or mean(v))
+    steps = [{"loss/d": torch.tensor(1.0), "x": torch.tensor(2.0)},
+             {"loss/d": torch.tensor(3.0), "x": torch.tensor(4.0), "y": 5.0}]
+    avg = phases.average(steps)
+    assert list(avg) == ["loss/d", "x", "y"] and not calls
+    assert float(avg["loss/d"]) == 2.0 and len(calls) == 1
+    assert float(avg["loss/d"]) == 2.0 and len(calls) == 1  # computed once
+    avg["style/tau"] = 0.5
+    del avg["y"]
+    assert {k: float(v) for k, v in avg.items()} == {"loss/d": 2.0, "x": 3.0, "style/tau": 0.5}
+
+
+def test_critic_step_without_its_norm_still_refuses_a_non_finite_gradient() -> None:
+    """The critic step does not compute its gradient norm (nothing logs it), so its gradients
+    are checked on their sums: a NaN gradient behind a finite loss still stops the step before
+    any weight changes; huge but finite gradients (whose sums overflow) pass."""
+    from stablegan.methods import NonFiniteError
+
+    t = Trainer.from_config(make_config("method=wgan-gp", steps=1))
+    m = t.method
+    weight = next(m.D.parameters())
+    hook = weight.register_hook(lambda g: g * float("nan"))
+    before = {k: v.clone() for k, v in m.D.state_dict().items()}
+    with pytest.raises(NonFiniteError) as info:
+        m.d_step()
+    assert (info.value.network, info.value.term) == ("D", "gradient")
+    assert all(torch.equal(v, m.D.state_dict()[k]) for k, v in before.items())
+    hook.remove()
+    assert m.counts["D"] == 0
+    hook = weight.register_hook(lambda g: torch.full_like(g, 3e38))
+    m.d_step()  # finite: the step is taken
+    hook.remove()
+    assert m.counts["D"] == 1
+    assert any(not torch.equal(v, m.D.state_dict()[k]) for k, v in before.items())
+
+
+@pytest.mark.parametrize("method", ["wgan-gp", "ppo-gan"])
+def test_overhead_benchmark_hand_loop_is_the_same_maths(method: str) -> None:
+    """benchmarks/overhead.py's hand-written loop ends two iterations on the library's weights
+    bit for bit (same draws, same data), so its timing ratio compares like with like."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        import overhead
+    finally:
+        sys.path.pop(0)
+    t = overhead.build(method, "grid", 8)
+    assert overhead.weight_gap(t, overhead.HandLoop(t, method == "ppo-gan")) == 0.0

@@ -37,6 +37,7 @@ from stablegan.methods.pair import DataPair
 from stablegan.objectives import Objective, feature_matching_loss, per_sample
 from stablegan.training import distributed
 from stablegan.training.phases import ADVERSARIAL, Phase, Stats, average
+from stablegan.training.state import all_finite
 from stablegan.tricks import DiffAugment, ReplayBuffer, unrolled_parameters
 from stablegan.variational import effective_sample_size, importance_weights
 
@@ -165,11 +166,15 @@ class GANMethod:
         return getattr(self.D, "_stablegan_eager", self.D)
 
     def step(self, name: str, loss: Tensor, terms: dict[str, Tensor],
-             max_norm: float | None = None, optimizer: str | None = None) -> Tensor:
+             max_norm: float | None = None, optimizer: str | None = None, *,
+             norm: bool = True) -> Tensor | None:
         """Back-propagate, average the gradient over data-parallel ranks, clip its norm, check
         that every term and the gradient are finite, and only then take a step of network
         ``name`` with its optimiser (or the one named ``optimizer``). Returns the gradient norm
-        before clipping (a 0-d tensor: no host sync beyond the one finiteness check)."""
+        before clipping (a 0-d tensor: no host sync beyond the one finiteness check); with
+        ``norm=False`` (a caller that does not log it) and nothing that needs it (no clipping,
+        fp16 scaler or data-parallel ranks) the norm is not computed and None is returned: the
+        gradients' finiteness is then checked on their sums."""
         opt = self.optimizers[optimizer or name]
         names = list(terms)
         opt.zero_grad(set_to_none=True)
@@ -184,19 +189,24 @@ class GANMethod:
         if scaler is not None:
             scaler.unscale_(opt)
         clip = self.cfg.optim.grad_clip if max_norm is None else max_norm
-        norm = grad_norm(params, clip)
+        total = (grad_norm(params, clip) if norm or clip > 0 or scaler is not None
+                 or bad_terms is not None else None)
         if bad_terms is not None:
-            failed = bad_terms.any() | ~torch.isfinite(norm)
-        else:  # every term and the norm in one finiteness check
-            failed = ~torch.isfinite(torch.cat([norm.reshape(1)] + [
-                v.detach().reshape(-1) for v in terms.values()])).all()
-        if bool(failed):  # the step's one host sync
+            suspect = bool(bad_terms.any() | ~torch.isfinite(total))
+        else:  # the step's one host sync: the norm (or the gradients' sums) and each term's
+            # sum, all finite?
+            first = [total.detach()] if total is not None else [p.grad.sum() for p in params]
+            suspect = not bool(torch.isfinite(torch.stack(first + [
+                v.detach() if v.dim() == 0 else v.detach().sum() for v in terms.values()])).all())
+        if suspect:  # which term, or the gradient (a sum that merely overflowed passes)
             found = (bad_terms.tolist() if bad_terms is not None else
                      [not bool(torch.isfinite(v.detach()).all()) for v in terms.values()])
             term = next((t for t, b in zip(names, found) if b), None)
             if term is not None:
                 raise NonFiniteError(name, term)
-            if scaler is None:
+            finite = (bool(torch.isfinite(total)) if total is not None else
+                      all_finite([p.grad for p in params]))
+            if scaler is None and not finite:
                 raise NonFiniteError(name, "gradient")
             # fp16 overflow: the scaler skips this step and lowers its scale
         if scaler is not None:
@@ -205,7 +215,7 @@ class GANMethod:
         else:
             opt.step()
         self.counts[name] += 1
-        return norm.detach()
+        return total.detach() if total is not None else None
 
     def _parameters(self, name: str) -> list[nn.Parameter]:
         """Network ``name``'s parameters, listed once (again if the network is replaced)."""
@@ -300,7 +310,7 @@ class GANMethod:
             with self.full_precision():
                 norms = lipschitz.input_gradient_norm(self.D, fake_in.float(), create_graph=False)
             stats["grad/d_fake_norm"] = norms.mean()
-        self.step("D", loss, terms)
+        self.step("D", loss, terms, norm=False)
         if cfg.lipschitz.weight_clip > 0:
             lipschitz.clip_weights(self.D, cfg.lipschitz.weight_clip)
         stats["loss/d"] = loss.detach()
@@ -384,10 +394,12 @@ def grad_norm(params: list[nn.Parameter], clip: float) -> Tensor:
     computed (``clip_grad_norm_`` with an infinite bound would multiply every gradient by 1)."""
     if clip > 0:
         return torch.nn.utils.clip_grad_norm_(params, clip)
-    total_norm = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6
-    if total_norm is None:
-        return torch.nn.utils.clip_grad_norm_(params, float("inf"))
-    return total_norm([p.grad for p in params if p.grad is not None])
+    grads = [p.grad for p in params if p.grad is not None]
+    if grads and all(g.dtype == grads[0].dtype and g.device == grads[0].device for g in grads):
+        # clip_grad_norm_'s own arithmetic for one device and dtype (per-tensor norms, then the
+        # norm of those), without its grouping and dispatch in Python: the same number
+        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
+    return torch.nn.utils.clip_grad_norm_(params, float("inf"))
 
 
 def _latent_dim(generator: nn.Module) -> int:

@@ -315,7 +315,7 @@ class DataParallel:
         """Keep this step's loss tensors for the rolling variance, converted in one go when the
         next row is built (the same numbers as converting them every step)."""
         pending = self.__dict__.setdefault("_pending_losses", [])
-        pending.append({k[5:]: v for k, v in stats.items() if k.startswith("loss/")})
+        pending.append({k[5:]: stats[k] for k in stats if k.startswith("loss/")})
 
     def _flush_losses(self, row: dict[str, Any]) -> None:
         """Feed the queued per-step losses (all but this row's step) to the rolling variances,

@@ -63,14 +63,17 @@ def first_nonfinite(module: nn.Module) -> str | None:
 
 
 def all_finite(tensors: list[Tensor]) -> bool:
-    """Whether every element of ``tensors`` is finite, with one host sync: their largest absolute
-    value (the infinity norm, which cannot overflow and is NaN or inf as soon as one element is)
-    is finite."""
-    total_norm = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6
+    """Whether every element of ``tensors`` is finite, with one host sync in the common case:
+    the sum of their sums is finite only if every element is (a NaN or inf in any tensor makes
+    it NaN or inf). A sum that overflows although every element is finite (elements near the
+    float range's end) falls back to the exact element-wise test, so the answer is always exact.
+    Summing is several times faster than ``isfinite`` on a CPU."""
+    if not tensors:
+        return True
     with torch.no_grad():
-        if total_norm is None:
-            return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
-        return bool(torch.isfinite(total_norm(tensors, float("inf"))))
+        if bool(torch.isfinite(torch.stack([t.sum() for t in tensors]).sum())):
+            return True
+        return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
 def first_nonfinite_of(networks: dict[str, nn.Module]) -> tuple[str, str] | None:
