@@ -7,14 +7,24 @@ feature columns. Feature extraction is not timed (features are given); floors ar
 (a floor costs the same as its metric). Prints a markdown table.
 
     python benchmarks/bench_metric_timing.py [--n 10000] [--dims 64,128,2048] [--threads T]
+    python benchmarks/bench_metric_timing.py --fid-classifier [PATH] [--n 10000]
+
+``--fid-classifier``: FID end to end with the offline extractor (``eval.extractor=classifier``):
+the digits domain classifier (default: the cached one, ``<cache>/classifiers/digits.pt``, as
+training writes it) extracts the 128-d features of ``n`` generated and ``n`` real 1x8x8 samples
+(uniform noise in [-1, 1] and digits training images drawn with replacement; the cost does not
+depend on the values), then FID; prints one JSON object of seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
+from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -41,14 +51,42 @@ def time_metrics(n: int, dim: int, seed: int = 0) -> dict[str, float]:
     return timing
 
 
+def time_fid_with_classifier(path: str | None, n: int, seed: int = 0) -> dict[str, Any]:
+    """Seconds of classifier feature extraction (both sets) and of FID on ``n`` + ``n``."""
+    from stablegan.classifier import default_classifier_path
+    from stablegan.config import DataConfig
+    from stablegan.data import build_data
+    from stablegan.metrics.features import ClassifierExtractor, load_domain_classifier
+
+    file = Path(path) if path else default_classifier_path(DataConfig(name="digits"))
+    ext = ClassifierExtractor(load_domain_classifier(file))
+    gen = torch.Generator().manual_seed(seed)
+    fake = torch.rand((n, *ext.model.input_shape), generator=gen) * 2 - 1
+    digits = build_data(DataConfig(name="digits"), seed).reals(10_000_000, "train")
+    real = digits[torch.randint(0, len(digits), (n,), generator=gen)]
+    t0 = time.perf_counter()
+    res, timing = evaluate(fake, real, ["fid"], ext, return_timing=True)
+    total = time.perf_counter() - t0
+    return {"n": n, "classifier": str(file), "feature_dim": int(ext(fake[:1]).shape[1]),
+            "fid_value": round(float(res["fid/classifier"]), 3),
+            "seconds_fid": round(timing["fid"], 3),
+            "seconds_extraction_and_fid": round(total, 3),
+            "threads": torch.get_num_threads()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--dims", default="64,128,2048")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--fid-classifier", nargs="?", const="", default=None, metavar="PATH",
+                    help="FID end to end with the digits classifier extractor (see above)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.fid_classifier is not None:
+        print(json.dumps(time_fid_with_classifier(args.fid_classifier or None, args.n)))
+        return
     dims = [int(d) for d in args.dims.split(",")]
     print(f"# metric timing: n={args.n} fake and {args.n} real samples, "
           f"{torch.get_num_threads()} torch thread(s), {os.cpu_count()} CPU(s), "

@@ -5,6 +5,13 @@ wgan-gp (5:1) per iteration and per minibatch update.
 
     python benchmarks/overhead.py --json            {"wgan-gp": r, "ppo-gan": r, ...}
     python benchmarks/overhead.py --rounds 2 --iters 2 --setups grid   (quick)
+    python benchmarks/overhead.py --json --rounds 21 --iters 3 --dcgan-rounds 5 --dcgan-iters 1
+
+Before timing, each hand loop is checked to be the same maths: from the library's weights, the
+same global RNG state and data stream, two iterations of each side must end with the same
+weights (``max_weight_gap/...``; 0.0 is bit for bit). Neither side uses EMA (the recipes'
+default ``ema.decay=0``); both use Adam with the method's betas, n_critic, the gradient penalty
+and, for ppo-gan, importance weights, the ratio classifier (clip 0.5) and the clipped surrogate.
 
 Setups: grid (the grid recipe's MLPs 3x128, batch 256) and dcgan32 (DCGAN on random 3x32x32
 data, batch 64, model.channels 32 by default on CPU).
@@ -69,6 +76,9 @@ class HandLoop:
         s = t.cfg.schedule
         self.n_critic, self.n_gen, self.ppo = s.n_critic, s.n_gen, ppo
 
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.og, self.od] + ([self.oc] if self.C is not None else [])
+
     def d(self, x: torch.Tensor) -> torch.Tensor:
         return self.D(x).reshape(-1)
 
@@ -127,38 +137,85 @@ def library_step(t: Trainer) -> Any:
     return lambda: t._train_step(phase, None)
 
 
-def measure(setups: list[str], rounds: int, iters: int, channels: int) -> dict[str, Any]:
+def weight_gap(t: Trainer, hand: HandLoop, iterations: int = 2) -> float:
+    """Largest |weight difference| between the library and the hand loop after ``iterations``
+    from the same weights, the same global RNG state and the same data stream (0.0: the same
+    maths, draw for draw). Leaves both sides as they were before."""
+    import copy
+
+    nets = {"G": hand.G, "D": hand.D, **({"C": hand.C} if hand.C is not None else {})}
+    saved = (copy.deepcopy(t.state_dict(gather=False)), torch.get_rng_state(),
+             t.data.state_dict(), {k: copy.deepcopy(n.state_dict()) for k, n in nets.items()},
+             [copy.deepcopy(o.state_dict()) for o in hand.optimizers()])
+    for k, n in nets.items():  # the hand loop starts from the library's weights
+        n.load_state_dict(t.method.networks[k].state_dict())
+    for o in hand.optimizers():
+        o.state.clear()
+    lib = library_step(t)
+    for _ in range(iterations):
+        lib()
+    torch.set_rng_state(saved[1])
+    t.data.load_state_dict(saved[2])
+    t.method.counts = {k: 0 for k in t.method.counts}
+    for _ in range(iterations):
+        hand.iteration()
+    gap = max(float((a - b).abs().max()) for k, n in nets.items()
+              for a, b in zip(t.method.networks[k].state_dict().values(),
+                              n.state_dict().values()) if a.is_floating_point())
+    t.load_state_dict(saved[0])
+    torch.set_rng_state(saved[1])
+    for k, n in nets.items():
+        n.load_state_dict(saved[3][k])
+    for o, st in zip(hand.optimizers(), saved[4]):
+        o.load_state_dict(st)
+    return gap
+
+
+def measure(setups: list[str], rounds: int, iters: int, channels: int,
+            per_setup: dict[str, tuple[int, int]] | None = None) -> dict[str, Any]:
+    """Per round, ``iters`` library iterations and ``iters`` hand-loop iterations, the order
+    alternating from round to round (drift of the machine's load cancels); the ratio of each
+    round's two times, median (and range) over rounds. ``per_setup`` overrides (rounds, iters)
+    for some setups."""
     torch.manual_seed(0)
     out: dict[str, Any] = {}
     per_iter: dict[str, float] = {}
     for setup in setups:
+        n_rounds, n_iters = (per_setup or {}).get(setup, (rounds, iters))
         for method in ("wgan-gp", "ppo-gan"):
             t = build(method, setup, channels)
-            lib, hand = library_step(t), HandLoop(t, method == "ppo-gan")
+            hand = HandLoop(t, method == "ppo-gan")
+            out[f"max_weight_gap/{method}/{setup}"] = weight_gap(t, hand)
+            lib = library_step(t)
             lib()
             hand.iteration()  # warm-up
-            ratios, lib_times = [], []
-            for _ in range(rounds):
-                t0 = time.perf_counter()
-                for _ in range(iters):
-                    lib()
-                t1 = time.perf_counter()
-                for _ in range(iters):
-                    hand.iteration()
-                t2 = time.perf_counter()
-                ratios.append((t1 - t0) / (t2 - t1))
-                lib_times.append((t1 - t0) / iters)
+            ratios, lib_times, hand_times = [], [], []
+            for r in range(n_rounds):
+                times = {}
+                for name in (("lib", "hand") if r % 2 == 0 else ("hand", "lib")):
+                    fn = lib if name == "lib" else hand.iteration
+                    t0 = time.perf_counter()
+                    for _ in range(n_iters):
+                        fn()
+                    times[name] = (time.perf_counter() - t0) / n_iters
+                ratios.append(times["lib"] / times["hand"])
+                lib_times.append(times["lib"])
+                hand_times.append(times["hand"])
             key = method if setup == setups[0] else f"{method}/{setup}"
             out[key] = round(statistics.median(ratios), 3)
+            out[f"ratio_range/{method}/{setup}"] = [round(min(ratios), 3), round(max(ratios), 3)]
             per_iter[f"{method}/{setup}"] = statistics.median(lib_times)
             upd = t.method.updates_per_iteration(t.cfg)
             out[f"sec_per_iteration/{method}/{setup}"] = round(per_iter[f"{method}/{setup}"], 4)
+            out[f"hand_sec_per_iteration/{method}/{setup}"] = round(
+                statistics.median(hand_times), 4)
             out[f"sec_per_update/{method}/{setup}"] = round(per_iter[f"{method}/{setup}"] / upd, 5)
         out[f"ppo_over_wgan_gp/per_iteration/{setup}"] = round(
             per_iter[f"ppo-gan/{setup}"] / per_iter[f"wgan-gp/{setup}"], 3)
         out[f"ppo_over_wgan_gp/per_update/{setup}"] = round(
             out[f"sec_per_update/ppo-gan/{setup}"] / out[f"sec_per_update/wgan-gp/{setup}"], 3)
     out["threads"] = torch.get_num_threads()
+    out["rounds_iters"] = {s: list((per_setup or {}).get(s, (rounds, iters))) for s in setups}
     return out
 
 
@@ -168,9 +225,12 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--channels", type=int, default=32)
+    p.add_argument("--dcgan-rounds", type=int, default=None, help="rounds for dcgan32")
+    p.add_argument("--dcgan-iters", type=int, default=None, help="iterations per round, dcgan32")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
-    res = measure(a.setups.split(","), a.rounds, a.iters, a.channels)
+    per = {"dcgan32": (a.dcgan_rounds or a.rounds, a.dcgan_iters or a.iters)}
+    res = measure(a.setups.split(","), a.rounds, a.iters, a.channels, per)
     print(json.dumps(res) if a.json else json.dumps(res, indent=2))
 
 
