@@ -67,6 +67,9 @@ class Averaged(MutableMapping[str, Any]):
         del self._values[key]
         self._means.pop(key, None)
 
+    def __contains__(self, key: object) -> bool:  # without computing the mean
+        return key in self._values
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
 
