@@ -6,6 +6,7 @@ wgan-gp (5:1) per iteration and per minibatch update.
     python benchmarks/overhead.py --json            {"wgan-gp": r, "ppo-gan": r, ...}
     python benchmarks/overhead.py --rounds 2 --iters 2 --setups grid   (quick)
     python benchmarks/overhead.py --json --rounds 21 --iters 3 --dcgan-rounds 5 --dcgan-iters 1
+    python benchmarks/overhead.py --attribute grid/wgan-gp --rounds 80 --iters 3   (where it goes)
 
 Before timing, each hand loop is checked to be the same maths: from the library's weights, the
 same global RNG state and data stream, two iterations of each side must end with the same
@@ -219,6 +220,59 @@ def measure(setups: list[str], rounds: int, iters: int, channels: int,
     return out
 
 
+def attribute(setup: str, method: str, rounds: int, iters: int, channels: int
+              ) -> dict[str, float]:
+    """Where the library's extra time goes: ms per iteration of the hand loop, the library step,
+    and the library step without the weight check after the iteration and/or with the optimiser
+    step reduced to the hand loop's (no finiteness checks, no gradient norm; C still clipped),
+    all interleaved (the order reversed every other round), medians over rounds."""
+    from stablegan.training import trainer as trainer_mod
+
+    t = build(method, setup, channels)
+    hand, m = HandLoop(t, method == "ppo-gan"), t.method
+    lib = library_step(t)
+    step, check = type(m).step, trainer_mod.first_nonfinite_of
+
+    def bare_step(self: Any, name: str, loss: torch.Tensor, terms: Any,
+                  max_norm: float | None = None, optimizer: str | None = None,
+                  **_: Any) -> torch.Tensor:
+        opt = self.optimizers[optimizer or name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if max_norm:
+            torch.nn.utils.clip_grad_norm_(list(self.networks[name].parameters()), max_norm)
+        opt.step()
+        self.counts[name] += 1
+        return loss.detach()
+
+    def variant(bare: bool, unchecked: bool) -> Any:
+        def run() -> None:
+            if bare:
+                type(m).step = bare_step
+            if unchecked:
+                trainer_mod.first_nonfinite_of = lambda nets: None
+            try:
+                lib()
+            finally:
+                type(m).step, trainer_mod.first_nonfinite_of = step, check
+        return run
+
+    fns = {"hand loop": hand.iteration, "library": variant(False, False),
+           "without the weight check": variant(False, True),
+           "without the step's checks and norms": variant(True, False),
+           "without both": variant(True, True)}
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for r in range(rounds):
+        for k in (list(fns) if r % 2 == 0 else list(fns)[::-1]):
+            t0 = time.perf_counter()
+            for _ in range(iters):
+                fns[k]()
+            times[k].append((time.perf_counter() - t0) / iters)
+    return {k: round(statistics.median(v) * 1e3, 2) for k, v in times.items()}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--setups", default="grid,dcgan32")
@@ -227,8 +281,14 @@ def main() -> None:
     p.add_argument("--channels", type=int, default=32)
     p.add_argument("--dcgan-rounds", type=int, default=None, help="rounds for dcgan32")
     p.add_argument("--dcgan-iters", type=int, default=None, help="iterations per round, dcgan32")
+    p.add_argument("--attribute", metavar="SETUP/METHOD", default=None,
+                   help="instead: ms/iteration with parts of the library step removed")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
+    if a.attribute:
+        setup, method = a.attribute.split("/")
+        print(json.dumps(attribute(setup, method, a.rounds, a.iters, a.channels)))
+        return
     per = {"dcgan32": (a.dcgan_rounds or a.rounds, a.dcgan_iters or a.iters)}
     res = measure(a.setups.split(","), a.rounds, a.iters, a.channels, per)
     print(json.dumps(res) if a.json else json.dumps(res, indent=2))
