@@ -309,7 +309,7 @@ def test_sigkill_of_a_torchrun_group_then_resume_equals_an_uninterrupted_run(
         for pid in [proc.pid, *workers]:
             os.kill(pid, signal.SIGKILL)
         proc.communicate(timeout=60)
-    assert proc.returncode == -signal.SIGKILL and len(workers) == 2
+    assert proc.returncode == -signal.SIGKILL and len(workers) >= 2  # the two ranks
     deadline = time.monotonic() + 60
     while any(alive(pid) for pid in workers):
         assert time.monotonic() < deadline, "a killed worker is still running"
