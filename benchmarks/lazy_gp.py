@@ -8,8 +8,9 @@ over rounds of ``iters`` iterations each; the machine may be shared), and the ra
     python benchmarks/lazy_gp.py --out /work/bench-speed/lazy-gp          (quality + time)
     python benchmarks/lazy_gp.py --out DIR --timing-only --rounds 2 --iters 2   (quick)
 
-Settings: the grid recipe with a 3x128 MLP, batch 128, lr 1e-3 for G and D, penalty weight 1
-(the grid pilot's best WGAN-GP setting in docs/benchmarks.md), 5 critic steps per iteration.
+Settings: the grid recipe with a 3x128 MLP and batch 128 (the toy benchmarks' size), lr 1e-3 for
+G and D and penalty weight 1 (the grid pilot's best WGAN-GP setting in docs/benchmarks.md, which
+used 3x256 MLPs and batch 256), 5 critic steps per iteration.
 """
 
 from __future__ import annotations
