@@ -84,19 +84,22 @@ def clip_binds(ratio: Tensor, adv: Tensor, eps: float, mode: str = "paper") -> T
     return r > 1.0 + eps
 
 
-def ratio_statistics(log_ratio: Tensor, adv: Tensor, eps: float, mode: str) -> dict[str, float]:
-    """PPO diagnostics: mean/std of r, share where the clip binds, ``E[(r-1) - log r]``."""
+def ratio_statistics(log_ratio: Tensor, adv: Tensor, eps: float, mode: str
+                     ) -> dict[str, Tensor]:
+    """PPO diagnostics: mean/std of r, share where the clip binds, ``E[(r-1) - log r]``.
+
+    0-d tensors (no host sync): the trainer converts them to floats on logged rows only."""
     lr = log_ratio.detach()
     r = lr.exp()
     return {
-        "ratio/mean": float(r.mean()),
-        "ratio/std": float(r.std()) if r.numel() > 1 else 0.0,
-        "ratio/clip_fraction": float(clip_binds(r, adv, eps, mode).float().mean()),
-        "ratio/approx_kl": float(((r - 1.0) - lr).mean()),
+        "ratio/mean": r.mean(),
+        "ratio/std": r.std() if r.numel() > 1 else torch.zeros((), device=r.device),
+        "ratio/clip_fraction": clip_binds(r, adv, eps, mode).float().mean(),
+        "ratio/approx_kl": ((r - 1.0) - lr).mean(),
     }
 
 
-def binary_accuracy(real_logits: Tensor, fake_logits: Tensor) -> float:
-    """Share of reals with logit > 0 and fakes with logit < 0."""
+def binary_accuracy(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Share of reals with logit > 0 and fakes with logit < 0 (a 0-d tensor)."""
     correct = (real_logits > 0).float().sum() + (fake_logits < 0).float().sum()
-    return float(correct / (real_logits.numel() + fake_logits.numel()))
+    return correct / (real_logits.numel() + fake_logits.numel())

@@ -106,7 +106,7 @@ class ClassifierRatio:
         loss = (F.binary_cross_entropy_with_logits(l_real, torch.ones_like(l_real))
                 + F.binary_cross_entropy_with_logits(l_fake, torch.zeros_like(l_fake)))
         m.step("C", loss, {"classifier loss": loss}, max_norm=m.cfg.optim.c_grad_clip)
-        return {"classifier/loss": loss.item(),
+        return {"classifier/loss": loss.detach(),
                 "classifier/accuracy": binary_accuracy(l_real.detach(), l_fake.detach())}
 
     def samples(self, z: Tensor) -> Tensor:
@@ -211,7 +211,7 @@ class PPOGANMethod(GANMethod):
             loss, terms, more = self.generator_loss(z, self.ratio.samples(z))
             stats.update(more)
             stats["grad/g_norm"] = self.step("G", loss, terms)
-            stats["loss/g"] = float(loss.detach())
+            stats["loss/g"] = loss.detach()
             return stats
         stats.update(super().g_step(z))
         return stats
@@ -232,8 +232,9 @@ class PPOGANMethod(GANMethod):
         surrogate = clipped_surrogate(r, adv, v.eps, v.clip_mode)
         loss = -surrogate.mean()
         stats = ratio_statistics(log_r, adv, v.eps, v.clip_mode)
-        stats["critic/g_fake"] = scores.mean().item()
-        stats["loss/g_wgan"] = -scores.mean().item()
+        mean_score = scores.detach().mean()
+        stats["critic/g_fake"] = mean_score
+        stats["loss/g_wgan"] = -mean_score
         return loss, {"clipped surrogate": loss, "log ratio": log_r}, stats
 
     def warmup_steps(self) -> int:
