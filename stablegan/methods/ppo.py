@@ -73,12 +73,9 @@ class ClassifierRatio:
         """The logit of C (or ``net``) at x: eval mode with ``bn="joint"`` (BatchNorm running
         statistics, a pointwise function), train mode with ``bn="authors"`` (batch statistics)."""
         net = self.C if net is None else net
-        was_training = net.training
-        net.train(self.bn == "authors")
-        try:
-            return net(x).reshape(-1)
-        finally:
-            net.train(was_training)
+        if net.training != (self.bn == "authors"):  # C is left in this mode: update() and
+            net.train(self.bn == "authors")  # the next logits() set the mode they need
+        return net(x).reshape(-1)
 
     def begin_phase(self, z: Tensor) -> None:
         with torch.no_grad():
