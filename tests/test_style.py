@@ -104,6 +104,18 @@ def test_config_validation() -> None:
         load_config("text-style", overrides=["method=ppo-gan", "style.importance=softmax"])
     with pytest.raises(ConfigError, match="style.tau_decay"):
         load_config("text-style", overrides=["style.tau_decay=0"])
+    assert load_config("text-style", steps=0).steps == 0  # the autoencoder alone
+    with pytest.raises(ConfigError, match="the autoencoder alone"):
+        load_config("text-style", overrides=["style.autoencoder_steps=0"], steps=0)
+    with pytest.raises(ConfigError, match="steps"):
+        load_config("ring", steps=0)
+
+
+def test_sentence_critic_without_real_sentences_of_a_style_is_refused(tmp_path: Path) -> None:
+    # the first 10 training lines are all of style "1": style "0" has no real sentence
+    cfg = cfg_for(write_corpus(tmp_path), "data.max_items=10", "style.sentence_critic=true")
+    with pytest.raises(DataError, match=r"style\(s\) 0 have no training sentence"):
+        Trainer.from_config(cfg)
 
 
 # ------------------------------------------------------------------------------ models
