@@ -42,13 +42,19 @@ def mean_std(values: list[float]) -> str:
     return f"{100 * m:.1f} ± {100 * s:.1f}"
 
 
+def wall_minutes(run: Path) -> float:
+    """From the run's config.yaml (written at the start) to its eval.json (the end)."""
+    return ((run / "eval.json").stat().st_mtime - (run / "config.yaml").stat().st_mtime) / 60
+
+
 def table(rows: list[tuple[str, dict]], extra: str = "") -> list[str]:
-    out = ["| run | " + " | ".join(KEYS) + f" | eval CNN held-out acc |{extra}",
-           "|---|" + "---|" * (len(KEYS) + 1 + bool(extra))]
+    out = ["| run | " + " | ".join(KEYS) + f" | eval CNN held-out acc | wall min |{extra}",
+           "|---|" + "---|" * (len(KEYS) + 2 + bool(extra))]
     for name, r in rows:
         more = f" {r['rec']:.3f} |" if extra else ""
         out.append(f"| {name} | " + " | ".join(f"{100 * r[k]:.1f}" for k in KEYS)
-                   + f" | {100 * r['style_classifier_holdout_accuracy']:.1f} |{more}")
+                   + f" | {100 * r['style_classifier_holdout_accuracy']:.1f} | "
+                   f"{r.get('wall', float('nan')):.1f} |{more}")
     return out
 
 
@@ -77,7 +83,8 @@ def main() -> int:
     ap.add_argument("--samples", default=None, help="run directory name (default: see above)")
     args = ap.parse_args()
     out = Path(args.out)
-    runs = {ev.parent.name: json.loads(ev.read_text()) for ev in sorted(out.glob("*/eval.json"))}
+    runs = {ev.parent.name: {**json.loads(ev.read_text()), "wall": wall_minutes(ev.parent)}
+            for ev in sorted(out.glob("*/eval.json"))}
     lines: list[str] = []
     by_obj: dict[str, list[tuple[int, dict]]] = {}
     for name, r in runs.items():

@@ -183,6 +183,15 @@ def test_adversarial_iteration_under_each_objective(tmp_path: Path, extra: list[
         assert "weights/g_ess" in stats
 
 
+def test_denormals_flushed_inside_the_iteration_only(tmp_path: Path) -> None:
+    from stablegan.methods.style import flush_denormals
+
+    tiny = torch.tensor([1e-39])
+    with flush_denormals(torch.device("cpu")):
+        inside = (tiny * 1.0).item()
+    assert inside == 0.0 and (tiny * 1.0).item() > 0.0  # restored afterwards
+
+
 def test_gumbel_temperature_halves_per_epoch_with_floor(tmp_path: Path) -> None:
     from stablegan.methods.style import gumbel_temperature
 

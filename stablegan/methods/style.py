@@ -31,6 +31,8 @@ every ``style.tau_every`` adversarial steps (0: one data epoch), floor ``style.t
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -68,6 +70,22 @@ def gumbel_temperature(step: int, cfg: Any, steps_per_epoch: int) -> float:
     st = cfg.style
     every = st.tau_every or max(1, steps_per_epoch)
     return max(st.tau_min, st.tau_start * st.tau_decay ** (step // every))
+
+
+@contextlib.contextmanager
+def flush_denormals(device: torch.device) -> Iterator[None]:
+    """On CPU, flush denormal floats to zero inside the block (and back to IEEE behaviour,
+    torch's default, after it). Gumbel-softmax at low temperature puts most of the vocabulary's
+    probability mass at values below 1.2e-38, where CPU arithmetic is several times slower:
+    measured 4.3 s -> 1.7 s for a soft decode and classifier pass at tau 0.06 (batch 64,
+    V 7,012); only values below 1.2e-38 change."""
+    if device.type != "cpu" or not torch.set_flush_denormal(True):
+        yield
+        return
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
 
 
 class StyleMethod(GANMethod):
@@ -179,8 +197,9 @@ class StyleMethod(GANMethod):
     def iteration(self, index: int = 0, diagnostics: bool = False) -> Stats:
         self.tau = gumbel_temperature(index, self.cfg, self.steps_per_epoch())
         n_critic = self.cfg.schedule.n_critic
-        d_stats = [self.d_step(diagnostics and k == n_critic - 1) for k in range(n_critic)]
-        out = average(d_stats + self.g_phase(diagnostics))
+        with flush_denormals(self.device):
+            d_stats = [self.d_step(diagnostics and k == n_critic - 1) for k in range(n_critic)]
+            out = average(d_stats + self.g_phase(diagnostics))
         out["style/tau"] = self.tau
         return out
 
