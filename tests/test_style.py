@@ -153,7 +153,8 @@ def test_latent_pair_shapes_and_method_choice(tmp_path: Path) -> None:
     assert src.shape == (4, trainer.data.max_len + 1)
     assert m.pair.fake(src).shape == (4, 8)
     assert [p.name for p in m.phases(2)] == ["autoencoder", "adversarial"]
-    assert set(m.networks) == {"G", "D", "C"}
+    assert set(m.networks) == {"G", "D", "C", "S"}  # the recipe has the sentence critic on
+    assert m.G.attention
 
 
 def test_reconstruction_improves_in_a_few_steps(tmp_path: Path) -> None:
@@ -507,7 +508,8 @@ def test_init_from_with_another_architecture_is_refused(tmp_path: Path) -> None:
     from stablegan.errors import CheckpointError
 
     root = write_corpus(tmp_path / "corpus")
-    Trainer.from_config(cfg_for(root, ae=2, steps=0), out_dir=tmp_path / "ae").fit()
+    Trainer.from_config(cfg_for(root, "style.attention=false", ae=2, steps=0),
+                        out_dir=tmp_path / "ae").fit()
     cfg = cfg_for(root, f"pretrain.init_from={tmp_path / 'ae'}", "style.attention=true", ae=0)
     with pytest.raises(CheckpointError, match="does not fit network G"):
         Trainer.from_config(cfg)
