@@ -212,6 +212,7 @@ class StyleConfig:
     hidden: int = 128  # encoder and decoder GRU (papers: 700)
     z_dim: int = 64  # content code from the encoder's final state (papers: 500)
     c_dim: int = 32  # style code: an embedding of the label (papers: 200)
+    attention: bool = False  # decoder attends over the encoder states (Luong "general")
     critic_hidden: int = 128  # latent-code critic MLP (and the ratio classifier's)
     classifier_filters: int = 64  # CNN style classifier: filters per width 3, 4, 5
     classifier_dropout: float = 0.5
@@ -222,6 +223,11 @@ class StyleConfig:
     # "none": objective.g_loss on D(z); "softmax": the authors' importance weights
     # B * softmax(D(z)) (no gradient) on the generator's critic loss, no ratio clipping
     importance: str = "none"
+    # the auxiliary sentence-level critic (Tikhonov et al. 2019) on (soft) transferred sentences,
+    # under the same objective / re-weighting / ratio clipping as the latent-code critic
+    sentence_critic: bool = False
+    sentence_weight: float = 0.5  # its adversarial term in the encoder/decoder loss
+    sentence_filters: int = 64  # its CNN: filters per width 3, 4, 5
     tau_start: float = 1.0  # Gumbel-softmax temperature of the soft decoding ...
     tau_decay: float = 0.5  # ... multiplied by this every tau_every adversarial steps ...
     tau_min: float = 0.001  # ... down to this floor
@@ -618,9 +624,13 @@ def validate(cfg: Config) -> None:
 
 def _validate_run(cfg: Config) -> None:
     """steps, seed, device"""
-    _check(cfg.steps >= 1 or (cfg.steps == 0 and cfg.pretrain.steps > 0), "steps",
-           f"must be at least 1 (0 only with pretrain.steps > 0: maximum likelihood alone), "
-           f"got {cfg.steps}")
+    from stablegan.data.style import STYLE_SOURCES
+
+    autoencoder_only = cfg.data.name in STYLE_SOURCES and cfg.style.autoencoder_steps > 0
+    _check(cfg.steps >= 1 or (cfg.steps == 0 and (cfg.pretrain.steps > 0 or autoencoder_only)),
+           "steps", f"must be at least 1 (0 only with pretrain.steps > 0: maximum likelihood "
+                    f"alone, or style.autoencoder_steps > 0: the autoencoder alone), got "
+                    f"{cfg.steps}")
     _check(cfg.seed >= 0, "seed", f"must be >= 0, got {cfg.seed}")
     _check(cfg.device in ("cpu", "cuda") or cfg.device.startswith("cuda:"), "device",
            f"must be cpu, cuda or cuda:N, got '{cfg.device}'")
@@ -748,11 +758,11 @@ def _validate_style(cfg: Config) -> None:
     """style.*"""
     st = cfg.style
     for key in ("embed_dim", "hidden", "z_dim", "c_dim", "critic_hidden", "classifier_filters",
-                "eval_max_sentences"):
+                "sentence_filters", "eval_max_sentences"):
         _check(getattr(st, key) >= 1, f"style.{key}", f"must be >= 1, got {getattr(st, key)}")
     for key in ("autoencoder_steps", "tau_every", "eval_classifier_epochs"):
         _check(getattr(st, key) >= 0, f"style.{key}", f"must be >= 0, got {getattr(st, key)}")
-    for key in ("rec_weight", "style_weight", "adv_weight"):
+    for key in ("rec_weight", "style_weight", "adv_weight", "sentence_weight"):
         _check(getattr(st, key) >= 0, f"style.{key}", f"must be >= 0, got {getattr(st, key)}")
     _check(0.0 <= st.classifier_dropout < 1.0, "style.classifier_dropout", "must be in [0, 1)")
     _choice(st.importance, "style.importance", ("none", "softmax"))

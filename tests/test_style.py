@@ -104,6 +104,18 @@ def test_config_validation() -> None:
         load_config("text-style", overrides=["method=ppo-gan", "style.importance=softmax"])
     with pytest.raises(ConfigError, match="style.tau_decay"):
         load_config("text-style", overrides=["style.tau_decay=0"])
+    assert load_config("text-style", steps=0).steps == 0  # the autoencoder alone
+    with pytest.raises(ConfigError, match="the autoencoder alone"):
+        load_config("text-style", overrides=["style.autoencoder_steps=0"], steps=0)
+    with pytest.raises(ConfigError, match="steps"):
+        load_config("ring", steps=0)
+
+
+def test_sentence_critic_without_real_sentences_of_a_style_is_refused(tmp_path: Path) -> None:
+    # the first 10 training lines are all of style "1": style "0" has no real sentence
+    cfg = cfg_for(write_corpus(tmp_path), "data.max_items=10", "style.sentence_critic=true")
+    with pytest.raises(DataError, match=r"style\(s\) 0 have no training sentence"):
+        Trainer.from_config(cfg)
 
 
 # ------------------------------------------------------------------------------ models
@@ -141,7 +153,8 @@ def test_latent_pair_shapes_and_method_choice(tmp_path: Path) -> None:
     assert src.shape == (4, trainer.data.max_len + 1)
     assert m.pair.fake(src).shape == (4, 8)
     assert [p.name for p in m.phases(2)] == ["autoencoder", "adversarial"]
-    assert set(m.networks) == {"G", "D", "C"}
+    assert set(m.networks) == {"G", "D", "C", "S"}  # the recipe has the sentence critic on
+    assert m.G.attention
 
 
 def test_reconstruction_improves_in_a_few_steps(tmp_path: Path) -> None:
@@ -169,6 +182,15 @@ def test_adversarial_iteration_under_each_objective(tmp_path: Path, extra: list[
         assert "ratio/clip_fraction" in stats and "R" in m.networks
     if "style.importance=softmax" in extra:
         assert "weights/g_ess" in stats
+
+
+def test_denormals_flushed_inside_the_iteration_only(tmp_path: Path) -> None:
+    from stablegan.methods.style import flush_denormals
+
+    tiny = torch.tensor([1e-39])
+    with flush_denormals(torch.device("cpu")):
+        inside = (tiny * 1.0).item()
+    assert inside == 0.0 and (tiny * 1.0).item() > 0.0  # restored afterwards
 
 
 def test_gumbel_temperature_halves_per_epoch_with_floor(tmp_path: Path) -> None:
@@ -257,29 +279,40 @@ class Killed(Exception):
     pass
 
 
-def test_resume_in_autoencoder_phase_is_bit_identical(tmp_path: Path) -> None:
-    root = write_corpus(tmp_path / "corpus")
-    cfg = cfg_for(root, ae=10, steps=2)
+def assert_resume_is_bit_identical(cfg, tmp_path: Path, attr: str, index: int,
+                                   check=None) -> Trainer:
+    """Train ``cfg`` uninterrupted (ref) and killed at the start of ``method.<attr>(index)``,
+    then resumed (run); every weight, optimiser state and logged row must agree."""
     ref = Trainer.from_config(cfg, out_dir=tmp_path / "ref")
+    if check is not None:
+        check(ref)
     ref.fit()
     first = Trainer.from_config(cfg, out_dir=tmp_path / "run")
-    original = first.method.autoencoder_step
+    original = getattr(first.method, attr)
 
     def step(i: int, diagnostics: bool = False):
-        if i == 6:
-            raise Killed("autoencoder step 6")
+        if i == index:
+            raise Killed(f"{attr} {i}")
         return original(i, diagnostics)
 
-    first.method.autoencoder_step = step
+    setattr(first.method, attr, step)
     with pytest.raises(Killed):
         first.fit()
-    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
-    assert state["phase"] == "autoencoder" and state["phase_steps"]["autoencoder"] == 6
     second = Trainer.from_config(cfg, out_dir=tmp_path / "run")
     second.resume()
     second.fit()
     assert_same_weights(ref, second)
     assert rows(tmp_path / "run" / "metrics.jsonl") == rows(tmp_path / "ref" / "metrics.jsonl")
+    return second
+
+
+def test_resume_in_autoencoder_phase_is_bit_identical(tmp_path: Path) -> None:
+    cfg = cfg_for(write_corpus(tmp_path / "corpus"), ae=10, steps=2)
+    assert_resume_is_bit_identical(cfg, tmp_path, "autoencoder_step", 6)
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert state["phase"] == "adversarial" and state["phase_steps"]["autoencoder"] == 10
+    log = rows(tmp_path / "run" / "metrics.jsonl")
+    assert [r["step"] for r in log if r.get("phase") == "autoencoder"] == list(range(1, 11))
 
 
 # ------------------------------------------------------------------------------ Yelp
@@ -296,3 +329,187 @@ def test_yelp_splits() -> None:
                               holdout_fraction=0.05, max_items=3000), 0)
     assert d.test_ids.shape[0] == 1000 and len(d.test_references) == 1000
     assert d.size == 3000 - 150 and d.label_names == ["0", "1"]
+
+
+# ------------------------------------------------------------------------------ attention
+@pytest.mark.parametrize("attention", [False, True])
+def test_reconstruction_nll_equals_full_logits_cross_entropy(attention: bool) -> None:
+    from stablegan.methods.style import reconstruction_loss
+
+    torch.manual_seed(0)
+    G = StyleAutoencoder(20, 6, 2, embed_dim=8, hidden=16, z_dim=8, c_dim=4,
+                         attention=attention)
+    ids = torch.tensor([[5, 6, 7, 2, 0, 0], [8, 9, 2, 0, 0, 0], [3, 4, 5, 6, 7, 2]])
+    labels = torch.tensor([0, 1, 1])
+    z, memory = G.encode_all(ids)
+    assert (memory is not None) == attention
+    full = reconstruction_loss(G.reconstruct_logits(ids, z, labels, memory), ids)
+    # by hand: log-softmax of every logit, mean over the 4 + 3 + 6 non-pad targets
+    logp = torch.log_softmax(G.reconstruct_logits(ids, z, labels, memory), -1)
+    keep = ids != 0
+    hand = -logp.gather(2, ids[..., None])[..., 0][keep].sum() / keep.sum()
+    fast = G.reconstruction_nll(ids, z, labels, memory)
+    assert torch.allclose(fast, full, atol=1e-6) and torch.allclose(fast, hand, atol=1e-6)
+
+
+def test_attention_ignores_padding_and_other_sentences() -> None:
+    """A sentence's transfer is the same alone and in a batch with a longer sentence (the
+    attention reads its own non-pad positions only), and attention changes the output."""
+    torch.manual_seed(0)
+    G = StyleAutoencoder(20, 7, 2, embed_dim=8, hidden=16, z_dim=8, c_dim=4, attention=True)
+    short = torch.tensor([[5, 6, 2, 0, 0, 0, 0]])
+    longer = torch.tensor([[3, 4, 5, 6, 7, 8, 2]])
+    t = torch.tensor([1])
+    z, memory = G.encode_all(short)
+    h0, _ = G._start(z, t)
+    alone = G._output(h0, memory)
+    zb, mb = G.encode_all(torch.cat([short, longer]))
+    both = G._output(G._start(zb, torch.tensor([1, 1]))[0], mb)[:1]
+    assert torch.allclose(alone, both, atol=1e-6)
+    assert mb is not None and mb[1][0].tolist() == [True] * 3 + [False] * 4
+    assert not torch.allclose(alone, G.out(h0), atol=1e-3)
+    soft = G.soft_decode(z, t, 0.5, memory=memory)
+    assert soft.shape == (1, 7, 20) and torch.allclose(soft.sum(-1), torch.ones(1, 7))
+
+
+# ------------------------------------------------------------------------------ sentence critic
+def test_sentence_critic_scores_the_head_of_each_label_and_reads_one_hots_as_ids() -> None:
+    from stablegan.models.style import SentenceCritic, one_hot
+
+    torch.manual_seed(0)
+    S = SentenceCritic(20, 3, 8, 4)
+    ids = torch.tensor([[5, 6, 7, 2, 0, 0], [8, 9, 2, 0, 0, 0]])
+    heads = S.features(ids)
+    assert heads.shape == (2, 3)
+    got = S(ids, torch.tensor([2, 0]))
+    assert torch.allclose(got, torch.stack([heads[0, 2], heads[1, 0]]))
+    assert torch.allclose(S(one_hot(ids, 20), torch.tensor([2, 0])), got, atol=1e-6)
+
+
+def _sentence_method(tmp_path: Path, *extra: str):
+    trainer = Trainer.from_config(cfg_for(write_corpus(tmp_path), "style.sentence_critic=true",
+                                          *extra))
+    m = trainer.method
+    torch.manual_seed(1)
+    real = m.real_sentences(torch.tensor([0, 1, 1]))
+    fake = torch.softmax(torch.randn(*real.shape, m.G.vocab_size) * 3, -1)
+    return trainer, m, real, fake, torch.tensor([0, 1, 1])
+
+
+def test_sentence_critic_loss_nsgan_by_hand(tmp_path: Path) -> None:
+    from stablegan.models.style import one_hot
+
+    _, m, real, fake, y = _sentence_method(tmp_path, "method=nsgan")
+    loss, terms, stats = m.sentence_critic_loss(real, fake, y)
+    s_r = m.S.features(one_hot(real, m.G.vocab_size)).gather(1, y[:, None])[:, 0]
+    s_f = m.S.features(fake).gather(1, y[:, None])[:, 0]
+    hand = -torch.log(torch.sigmoid(s_r)).mean() - torch.log(1 - torch.sigmoid(s_f)).mean()
+    assert loss.item() == pytest.approx(hand.item(), rel=1e-5)
+    assert set(terms) == {"sentence critic loss"}
+
+
+@pytest.mark.parametrize("method", ["wgan-gp", "ppo-gan"])
+def test_sentence_critic_loss_wasserstein_gp_and_reweighting_by_hand(tmp_path: Path,
+                                                                     method: str) -> None:
+    from stablegan.models.style import one_hot
+
+    _, m, real, fake, y = _sentence_method(tmp_path, f"method={method}")
+    torch.manual_seed(7)
+    loss, terms, stats = m.sentence_critic_loss(real, fake, y)
+    f = lambda x: m.S.features(x).gather(1, y[:, None])[:, 0]  # noqa: E731
+    real = one_hot(real, m.G.vocab_size)
+    s_r, s_f = f(real), f(fake)
+    if method == "ppo-gan":  # Eq. 8 weights w = B softmax(f(fake)) on the fake term
+        w = 3 * torch.softmax(s_f.detach(), 0)
+        adv, lam = -s_r.mean() + (w * s_f).mean(), 5.0
+        assert stats["sentence/weights_ess"] == pytest.approx(
+            (w.sum() ** 2 / (w ** 2).sum()).item(), rel=1e-5)
+    else:
+        adv, lam = -s_r.mean() + s_f.mean(), 10.0
+    torch.manual_seed(7)  # the same interpolation weights u ~ U[0, 1], one per sentence
+    u = torch.rand(3, 1, 1)
+    xhat = (u * real + (1 - u) * fake).requires_grad_(True)
+    (g,) = torch.autograd.grad(f(xhat).sum(), xhat)
+    gp = ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    assert terms["sentence gradient penalty"].item() == pytest.approx(gp.item(), rel=1e-4)
+    assert loss.item() == pytest.approx((adv + lam * gp).item(), rel=1e-4)
+
+
+def test_generator_terms_by_hand(tmp_path: Path) -> None:
+    """The three generator-side forms of the adversarial term on given scores."""
+    s = torch.tensor([0.5, -1.0, 2.0])
+    trainer = Trainer.from_config(cfg_for(write_corpus(tmp_path), "method=nsgan",
+                                          "style.importance=softmax"))
+    loss, stats = trainer.method.adversarial_term(s)
+    w = 3 * torch.exp(s) / torch.exp(s).sum()
+    sp = torch.log1p(torch.exp(-s))  # nonsaturating: -log sigmoid(s)
+    assert loss.item() == pytest.approx((w * sp).mean().item(), rel=1e-6)
+    trainer.method.cfg.style.importance = "none"
+    assert trainer.method.adversarial_term(s)[0].item() == pytest.approx(sp.mean().item())
+    clip = Trainer.from_config(cfg_for(write_corpus(tmp_path / "c"), "method=ppo-gan"))
+    log_r = torch.log(torch.tensor([1.0, 0.5, 1.6]))
+    loss, stats = clip.method.adversarial_term(s, log_r)
+    # min(r A, clip(r, 0.6, 1.4) A), A = s (raw): 0.5, min(-0.5, -0.6) = -0.6, min(3.2, 2.8)
+    assert loss.item() == pytest.approx(-(0.5 - 0.6 + 2.8) / 3, rel=1e-6)
+    assert stats["ratio/clip_fraction"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("extra", [["method=nsgan"], ["method=wgan-gp"],
+                                   ["method=ppo-gan", "schedule.n_critic=1", "schedule.n_gen=2"],
+                                   ["method=nsgan", "style.importance=softmax"]])
+def test_iteration_with_sentence_critic(tmp_path: Path, extra: list[str]) -> None:
+    trainer = Trainer.from_config(cfg_for(write_corpus(tmp_path), "style.sentence_critic=true",
+                                          *extra))
+    m = trainer.method
+    before = {k: v.clone() for k, v in m.S.state_dict().items()}
+    stats = m.iteration(0)
+    for key in ("loss/s", "sentence/real", "sentence/fake", "loss/sentence_adv"):
+        assert key in stats and stats[key] == stats[key], key
+    assert any(not torch.equal(before[k], v) for k, v in m.S.state_dict().items())
+    assert sum(m.counts.values()) == type(m).updates_per_iteration(trainer.cfg)
+    if "ppo-gan" in extra[0]:
+        assert {"RS", "R", "S"} <= set(m.networks) and "sentence/ratio_clip_fraction" in stats
+    if "style.importance=softmax" in extra:
+        assert "sentence/weights_g_ess" in stats
+
+
+def test_real_sentences_have_the_asked_styles(tmp_path: Path) -> None:
+    trainer = Trainer.from_config(cfg_for(write_corpus(tmp_path), "style.sentence_critic=true"))
+    m = trainer.method
+    y = torch.tensor([0, 1, 1, 0, 1, 0, 0, 1])
+    got = trainer.data.decode(m.real_sentences(y))
+    pos = set(POS)
+    assert [int(s in pos) for s in got] == y.tolist()
+
+
+# ------------------------------------------------------------------------------ shared pre-training
+def test_autoencoder_only_run_then_init_from_shares_g_and_c_and_resumes(tmp_path: Path) -> None:
+    """steps=0 trains the autoencoder alone; a run with pretrain.init_from starts G and the
+    own classifier C from it (D, S fresh), and resuming it mid-adversarial-phase with the
+    sentence critic continues the same trajectory bit for bit."""
+    root = write_corpus(tmp_path / "corpus")
+    ae = Trainer.from_config(cfg_for(root, ae=4, steps=0), out_dir=tmp_path / "ae")
+    ae.fit()
+    assert ae.step == 0 and ae.phase_steps["autoencoder"] == 4
+    extra = [f"pretrain.init_from={tmp_path / 'ae'}", "style.sentence_critic=true",
+             "method=wgan-gp", "schedule.n_critic=2", "log.checkpoint_every=1"]
+    cfg = cfg_for(root, *extra, ae=0, steps=4)
+
+    def same_start(ref: Trainer) -> None:
+        for name in ("G", "C"):
+            for k, t in ae.method.networks[name].state_dict().items():
+                assert torch.equal(t, ref.method.networks[name].state_dict()[k]), (name, k)
+
+    second = assert_resume_is_bit_identical(cfg, tmp_path, "iteration", 2, same_start)
+    assert second.step == 4 and {"S", "D"} <= set(second.method.networks)
+
+
+def test_init_from_with_another_architecture_is_refused(tmp_path: Path) -> None:
+    from stablegan.errors import CheckpointError
+
+    root = write_corpus(tmp_path / "corpus")
+    Trainer.from_config(cfg_for(root, "style.attention=false", ae=2, steps=0),
+                        out_dir=tmp_path / "ae").fit()
+    cfg = cfg_for(root, f"pretrain.init_from={tmp_path / 'ae'}", "style.attention=true", ae=0)
+    with pytest.raises(CheckpointError, match="does not fit network G"):
+        Trainer.from_config(cfg)

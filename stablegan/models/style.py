@@ -8,9 +8,17 @@
   each step feeds the expected embedding ``y_t @ E`` of its relaxed one-hot ``y_t`` back in),
   and greedily (:meth:`greedy`). ``forward(packed)`` (ids + label) transfers to the next
   style ``(label + 1) % K`` (the other one for two styles) and returns token ids.
-  No attention (the papers' decoder attends over the encoder states; not implemented).
+  With ``attention=True`` the decoder attends over the encoder states (Luong et al. 2015,
+  "general" score, no input feeding): at step t, ``a = softmax_s(h_t W_a e_s)`` over the
+  sentence's non-pad positions s, and the output is ``out(tanh(W_c [h_t; sum_s a_s e_s]))``;
+  the decoder GRU itself is unchanged, so teacher forcing stays one GRU call.
+  :meth:`reconstruction_nll` computes the output layer only at non-pad target positions.
 * :class:`LatentCritic`: an MLP on z (the latent-code discriminator); also the ratio
   classifier of probability-ratio clipping on the encoder side.
+* :class:`SentenceCritic`: the auxiliary sentence-level critic (Tikhonov et al. 2019): a CNN
+  over ids or (soft) one-hots with one score per style; ``S(x, y)`` is the score of x as a
+  sentence of style y (the head of y), so real sentences of style y are compared with
+  sentences transferred to y. Also the sentence-side ratio classifier of ratio clipping.
 * :class:`StyleClassifier`: a CNN sentence classifier (Kim 2014: widths 3, 4, 5, max-over-time
   pooling) over ids or relaxed one-hots ``(B, L, V)``; both the model's own classifier (which
   guides the soft transferred sentence) and the separate evaluation classifier.
@@ -25,13 +33,16 @@ from torch import Tensor, nn
 from stablegan.models.text import gumbel_noise
 
 BOS_ID, EOS_ID, PAD_ID = 1, 2, 0
+Memory = tuple[Tensor, Tensor]  # encoder states (B, L, hidden) and their non-pad mask (B, L)
 
 
 class StyleAutoencoder(nn.Module):
     def __init__(self, vocab_size: int, max_len: int, num_styles: int, embed_dim: int = 64,
-                 hidden: int = 128, z_dim: int = 64, c_dim: int = 32) -> None:
+                 hidden: int = 128, z_dim: int = 64, c_dim: int = 32,
+                 attention: bool = False) -> None:
         super().__init__()
         self.vocab_size, self.max_len, self.num_styles = vocab_size, max_len, num_styles
+        self.attention = attention
         self.z_dim = self.latent_dim = z_dim
         self.embed = nn.Embedding(vocab_size, embed_dim)
         self.encoder = nn.GRU(embed_dim, hidden, batch_first=True)
@@ -41,6 +52,9 @@ class StyleAutoencoder(nn.Module):
         self.decoder = nn.GRU(embed_dim + c_dim, hidden, batch_first=True)
         self.cell = nn.GRUCell(embed_dim + c_dim, hidden)
         self.out = nn.Linear(hidden, vocab_size)
+        if attention:
+            self.att_score = nn.Linear(hidden, hidden, bias=False)  # W_a
+            self.att_combine = nn.Linear(2 * hidden, hidden)  # W_c
         self._tie_cell()
 
     def _tie_cell(self) -> None:
@@ -58,29 +72,77 @@ class StyleAutoencoder(nn.Module):
     # ------------------------------------------------------------------ encoder
     def encode(self, ids: Tensor) -> Tensor:
         """Content codes (B, z_dim): the GRU state after each sentence's ``<eos>``."""
+        return self.encode_all(ids)[0]
+
+    def encode_all(self, ids: Tensor) -> tuple[Tensor, Memory | None]:
+        """Content codes (B, z_dim) and, with attention, the encoder states the decoder
+        attends over: ``(states (B, L, hidden), mask (B, L) true at non-pad positions)``."""
         ids = ids.long()
-        lengths = (ids != PAD_ID).sum(1).clamp(min=1).cpu()
+        mask = ids != PAD_ID
+        lengths = mask.sum(1).clamp(min=1).cpu()
         packed = nn.utils.rnn.pack_padded_sequence(self.embed(ids), lengths, batch_first=True,
                                                    enforce_sorted=False)
-        _, h = self.encoder(packed)
-        return self.to_z(h[-1])
+        states, h = self.encoder(packed)
+        memory = None
+        if self.attention:
+            states, _ = nn.utils.rnn.pad_packed_sequence(states, batch_first=True,
+                                                         total_length=ids.shape[1])
+            memory = (states, mask | (torch.arange(ids.shape[1], device=ids.device) == 0))
+        return self.to_z(h[-1]), memory
 
     def _start(self, z: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
         c = self.style(labels.long())
         return torch.tanh(self.init(torch.cat([z, c], 1))), c
 
+    def _output(self, h: Tensor, memory: Memory | None, rows: Tensor | None = None) -> Tensor:
+        """Logits of decoder states ``h`` (..., hidden): ``out(h)``, or with attention
+        ``out(tanh(W_c [h; context]))``. ``h`` is (B, T, hidden) or (B, hidden); with ``rows``
+        it is (N, hidden) and ``rows`` (N,) names each state's sentence."""
+        if memory is None:
+            return self.out(h)
+        states, mask = memory
+        if rows is not None:
+            states, mask = states[rows], mask[rows]
+        q = self.att_score(h)
+        squeeze = q.dim() == 2
+        if squeeze:
+            q = q[:, None]
+        scores = (q @ states.transpose(1, 2)).masked_fill(~mask[:, None], float("-inf"))
+        context = torch.softmax(scores, -1) @ states
+        if squeeze:
+            context = context[:, 0]
+        return self.out(torch.tanh(self.att_combine(torch.cat([h, context], -1))))
+
     # ------------------------------------------------------------------ decoders
-    def reconstruct_logits(self, ids: Tensor, z: Tensor, labels: Tensor) -> Tensor:
-        """Teacher-forced logits (B, L, V) of ``ids`` from (z, c(labels))."""
+    def _teacher_states(self, ids: Tensor, z: Tensor, labels: Tensor) -> Tensor:
         h0, c = self._start(z, labels)
         ids = ids.long()
         prev = torch.cat([torch.full_like(ids[:, :1], BOS_ID), ids[:, :-1]], 1)
         inp = torch.cat([self.embed(prev), c[:, None].expand(-1, ids.shape[1], -1)], 2)
         hs, _ = self.decoder(inp, h0[None])
-        return self.out(hs)
+        return hs
+
+    def reconstruct_logits(self, ids: Tensor, z: Tensor, labels: Tensor,
+                           memory: Memory | None = None) -> Tensor:
+        """Teacher-forced logits (B, L, V) of ``ids`` from (z, c(labels))."""
+        return self._output(self._teacher_states(ids, z, labels), memory)
+
+    def reconstruction_nll(self, ids: Tensor, z: Tensor, labels: Tensor,
+                           memory: Memory | None = None) -> Tensor:
+        """Mean teacher-forced cross-entropy per token over each sentence and its ``<eos>``
+        (``<pad>`` positions ignored); the same value as ``reconstruction_loss`` of
+        :meth:`reconstruct_logits`, with the output layer evaluated at non-pad positions
+        only."""
+        ids = ids.long()
+        hs = self._teacher_states(ids, z, labels)
+        keep = ids != PAD_ID
+        rows = keep.nonzero()[:, 0] if memory is not None else None
+        logits = self._output(hs[keep], memory, rows)
+        return F.cross_entropy(logits, ids[keep])
 
     def soft_decode(self, z: Tensor, labels: Tensor, tau: float,
-                    generator: torch.Generator | None = None) -> Tensor:
+                    generator: torch.Generator | None = None,
+                    memory: Memory | None = None) -> Tensor:
         """Relaxed one-hots (B, max_len, V): ``softmax((logits + g) / tau)`` at every step,
         with Gumbel noise g; differentiable in z and every weight."""
         h, c = self._start(z, labels)
@@ -88,7 +150,7 @@ class StyleAutoencoder(nn.Module):
         out = []
         for _ in range(self.max_len):
             h = self.cell(torch.cat([x, c], 1), h)
-            logits = self.out(h)
+            logits = self._output(h, memory)
             g = gumbel_noise(logits.shape, generator, logits.device)
             y = torch.softmax((logits + g) / tau, dim=-1)
             out.append(y)
@@ -96,21 +158,22 @@ class StyleAutoencoder(nn.Module):
         return torch.stack(out, 1)
 
     @torch.no_grad()
-    def greedy(self, z: Tensor, labels: Tensor) -> Tensor:
+    def greedy(self, z: Tensor, labels: Tensor, memory: Memory | None = None) -> Tensor:
         """Arg-max decoding: ids (B, max_len) with ``<pad>`` after the first ``<eos>``."""
         h, c = self._start(z, labels)
         prev = torch.full((z.shape[0],), BOS_ID, dtype=torch.long, device=z.device)
         out = []
         for _ in range(self.max_len):
             h = self.cell(torch.cat([self.embed(prev), c], 1), h)
-            prev = self.out(h).argmax(-1)
+            prev = self._output(h, memory).argmax(-1)
             out.append(prev)
         ids = torch.stack(out, 1)
         return mask_after_eos(ids)
 
     def transfer(self, ids: Tensor, targets: Tensor) -> Tensor:
         """Greedy transfer of ``ids`` to the styles ``targets``: ids (B, max_len)."""
-        return self.greedy(self.encode(ids), targets)
+        z, memory = self.encode_all(ids)
+        return self.greedy(z, targets, memory)
 
     def forward(self, packed: Tensor) -> Tensor:
         """Transfer a packed batch (ids then label per row) to style ``(label + 1) % K``."""
@@ -158,6 +221,37 @@ class StyleClassifier(nn.Module):
         e = e.transpose(1, 2)
         feats = torch.cat([torch.relu(conv(e)).amax(2) for conv in self.convs], 1)
         return self.head(self.drop(feats))
+
+
+class SentenceCritic(nn.Module):
+    """``S(x, y)``: a Kim (2014) CNN over ids (B, L) or (soft) one-hots (B, L, V) with one
+    score per style, of which the head of each sentence's style ``y`` (B,) is returned."""
+
+    def __init__(self, vocab_size: int, num_styles: int, embed_dim: int = 64,
+                 filters: int = 64) -> None:
+        super().__init__()
+        self.features = StyleClassifier(vocab_size, num_styles, embed_dim, filters, dropout=0.0)
+
+    def forward(self, x: Tensor, labels: Tensor) -> Tensor:
+        scores = self.features(x)
+        return scores.gather(1, labels.long().reshape(-1, 1))[:, 0]
+
+
+class Conditioned(nn.Module):
+    """``x -> critic(x, labels)`` with the labels fixed (the gradient penalty's view of a
+    conditional critic)."""
+
+    def __init__(self, critic: nn.Module, labels: Tensor) -> None:
+        super().__init__()
+        self.critic, self.labels = critic, labels
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.critic(x, self.labels)
+
+
+def one_hot(ids: Tensor, vocab_size: int) -> Tensor:
+    """Float one-hots (B, L, V) of ids (B, L): real sentences in the soft sentences' space."""
+    return F.one_hot(ids.long(), vocab_size).float()
 
 
 def soft_pad_mask(soft: Tensor) -> Tensor:

@@ -59,7 +59,7 @@ class StyleTask(Task):
 
         st, d = self.cfg.style, self.data
         G = StyleAutoencoder(d.vocab_size, d.max_len, d.num_styles, st.embed_dim, st.hidden,
-                             st.z_dim, st.c_dim)
+                             st.z_dim, st.c_dim, st.attention)
         return G, LatentCritic(st.z_dim, st.critic_hidden)
 
     def build_classifier(self, model_cfg: Any) -> nn.Module:
@@ -68,6 +68,12 @@ class StyleTask(Task):
         st, d = self.cfg.style, self.data
         return StyleClassifier(d.vocab_size, d.num_styles, st.embed_dim, st.classifier_filters,
                                st.classifier_dropout)
+
+    def build_sentence_critic(self) -> nn.Module:
+        from stablegan.models.style import SentenceCritic
+
+        st, d = self.cfg.style, self.data
+        return SentenceCritic(d.vocab_size, d.num_styles, st.embed_dim, st.sentence_filters)
 
     # ------------------------------------------------------------------ checks
     def check_fake(self, fake: Tensor) -> None:

@@ -131,9 +131,9 @@ def load_module(net: nn.Module, state: dict[str, Tensor], name: str) -> None:
     net.load_state_dict(state)
 
 
-def init_generator(generator: nn.Module, cfg: Any, data: Any) -> None:
-    """Load G's weights from ``cfg.pretrain.init_from`` (a checkpoint or a run directory),
-    refusing a checkpoint trained on other data."""
+def pretrained_checkpoint(cfg: Any, data: Any) -> tuple[Path, dict[str, Any]]:
+    """The checkpoint ``cfg.pretrain.init_from`` names (a file or a run directory) and its
+    path, refusing a missing file or a checkpoint trained on other data."""
     from stablegan.training.checkpoint import load_checkpoint
 
     path = Path(cfg.pretrain.init_from).expanduser()
@@ -151,6 +151,13 @@ def init_generator(generator: nn.Module, cfg: Any, data: Any) -> None:
         raise ConfigError(f"pretrain.init_from: {path} was trained on other data"
                           + (f" ({what})" if what else ""),
                           hint="start from a run on the same data (data.* settings)")
+    return path, state
+
+
+def init_generator(generator: nn.Module, cfg: Any, data: Any) -> None:
+    """Load G's weights from ``cfg.pretrain.init_from`` (a checkpoint or a run directory),
+    refusing a checkpoint trained on other data."""
+    path, state = pretrained_checkpoint(cfg, data)
     if "G" not in state.get("networks", {}):
         raise CheckpointError(f"pretrain.init_from: {path} holds no generator")
     load_module(generator, state["networks"]["G"], "G")
