@@ -4,9 +4,9 @@
 # the grid and digits, with the recipes' own settings (ring/grid: MLPs 3x256, batch 256, Adam
 # (0.5, 0.9) at 1e-3 for G, D and C; the ring decays linearly to 0), plus the eps / classifier-lr sweep that
 # puts the clip into PPO's range. Each block is one resumable `stablegan compare` (rerun to continue):
-#   OUT=/work/bench-ratio2 SEEDS=0,1,2 JOBS=1 bash benchmarks/ratio_tuned.sh ring|grid|grid-flow|digits|sweep|sweep-exact|control
+#   OUT=/work/bench-ratio2 SEEDS=0,1,2 JOBS=1 bash benchmarks/ratio_tuned.sh ring|grid|grid-flow|digits|sweep|sweep-exact|inrange|control
 set -euo pipefail
-WHAT=${1:?usage: $0 ring|grid|grid-flow|digits|sweep|sweep-exact|control}
+WHAT=${1:?usage: $0 ring|grid|grid-flow|digits|sweep|sweep-exact|inrange|control}
 OUT=${OUT:-runs/bench}
 SEEDS=${SEEDS:-0,1,2}
 JOBS=${JOBS:-1}
@@ -59,8 +59,12 @@ case "$WHAT" in
       list="$list,ppo-gan$GP$LR5$FLOW+variational.eps=${ge#*:}+optim.g_lr=${ge%:*}"
     done
     run ring "$BATCHES_RING" "${list#,}" "$OUT/sweep-exact-ring" ;;
+  inrange)  # the sweep's in-range point with 3 seeds (seed 0 can be copied from the sweep)
+    run ring "$BATCHES_RING" \
+      "ppo-gan+lipschitz.gradient_penalty.weight=1$LR5$SAME$DET+variational.eps=0.2+optim.c_lr=1.7e-4" \
+      "$OUT/tuned-ring-inrange" ;;
   control)  # the 5:5 schedule on one z at G lr / 5, re-weighted critic, no ratio, no clip
     run ring "$BATCHES_RING" "ppo-gan-reweight+lipschitz.gradient_penalty.weight=1$C55+optim.g_lr=2e-4" \
       "$OUT/tuned-control-ring" ;;
-  *) echo "usage: $0 ring|grid|grid-flow|digits|sweep|sweep-exact|control" >&2; exit 2 ;;
+  *) echo "usage: $0 ring|grid|grid-flow|digits|sweep|sweep-exact|inrange|control" >&2; exit 2 ;;
 esac
