@@ -1,6 +1,9 @@
 """Ratio diagnostics over training from metrics.jsonl, one curve per method (mean over seeds).
 
     python benchmarks/ratio_round2_plot.py OUT/round2-ring docs/img/round2-ring-ratio-stats.png
+    python benchmarks/ratio_round2_plot.py --loss-variance OUT/tuned-ring PNG METHOD [METHOD ...]
+      (Fig. 1 right of Wu et al.: rolling D and G loss variance of the named methods, mean ± std
+      over seeds, against batches consumed)
 """
 
 from __future__ import annotations
@@ -63,5 +66,18 @@ def main(out: Path, png: Path) -> None:
     fig.savefig(png, dpi=80)
 
 
+def loss_variance_figure(out: Path, png: Path, methods: list[str]) -> None:
+    from stablegan.reports import plot_loss_variance_compare, read_jsonl
+
+    summary = json.loads((out / "summary.json").read_text())
+    runs = {label(m): [read_jsonl(out / m.replace("+", "_") / f"seed{s}" / "metrics.jsonl")
+                       for s in summary["seeds"]] for m in methods}
+    if not plot_loss_variance_compare(runs, png, x="batches"):
+        raise SystemExit(f"nothing to plot for {methods} in {out}")
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    if sys.argv[1] == "--loss-variance":
+        loss_variance_figure(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4:])
+    else:
+        main(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -4,7 +4,8 @@
     python benchmarks/ratio_round2_table.py --merge OUT/round2-grid-s0 OUT/round2-grid-s1 ...
       (one table over compares that ran the same methods one seed each)
 
-Per method: the final evaluation (mean ± std over seeds, and the per-seed values of modes and HQ)
+Per method: the final evaluation (mean ± std over seeds, and the per-seed values of modes and HQ;
+on images FID, class KL, coverage, precision, recall in the classifier's space and pixel SWD)
 and, from each run's metrics.jsonl, the mean over all logged iterations of the ratio diagnostics
 (clip fraction, approx-KL, mean r, mean f(fake), classifier accuracy) -- averaged over seeds.
 """
@@ -70,24 +71,36 @@ def table(out: Path | list[Path]) -> str:
         summary = json.loads((out / "summary.json").read_text())
         summary["dirs"] = {m: [out / m.replace("+", "_") / f"seed{s}" for s in summary["seeds"]]
                            for m in summary["methods"]}
+    toy = any("hq_fraction" in m for m in summary["metrics"].values())
+    head = ("modes (per seed) | HQ fraction (per seed) | SWD" if toy else
+            "FID (per seed) | class KL | coverage | precision | recall | SWD px")
     lines = [f"**{summary['recipe']}** ({out})", "",
-             "| method | iterations | modes (per seed) | HQ fraction (per seed) | SWD | clip frac"
-             " | approx-KL | mean r | mean f(fake) | C accuracy |",
-             "|---|---:|---|---|---|---|---|---|---|---|"]
+             f"| method | iterations | {head} | clip frac | approx-KL | mean r | mean f(fake)"
+             " | C accuracy |",
+             "|---|---:|" + "---|" * (head.count("|") + 6)]
     for method in summary["methods"]:
         m = summary["metrics"].get(method, {})
-        modes = m.get("modes", {}).get("values", [])
-        hq = m.get("hq_fraction", {}).get("values", [])
-        swd = m.get("swd", {}).get("values", [])
+
+        def values(key: str, metrics: dict = m) -> list[float]:
+            return metrics.get(key, {}).get("values", [])
+
         diag: dict[str, list[float]] = {k: [] for k in KEYS}
         for run in summary["dirs"][method]:
             for k, v in run_means(run).items():
                 diag[k].append(v)
         cells = [fmt(diag[k], 2) if diag[k] else "–" for k in KEYS]
-        lines.append(
-            f"| {method} | {summary['steps'].get(method, '')} | {fmt(modes)} "
-            f"({'/'.join(f'{v:g}' for v in modes)}) | {fmt(hq)} "
-            f"({'/'.join(f'{v:.2f}' for v in hq)}) | {fmt(swd)} | " + " | ".join(cells) + " |")
+        if toy:
+            modes, hq = values("modes"), values("hq_fraction")
+            quality = (f"{fmt(modes)} ({'/'.join(f'{v:g}' for v in modes)}) | {fmt(hq)} "
+                       f"({'/'.join(f'{v:.2f}' for v in hq)}) | {fmt(values('swd'))}")
+        else:
+            fid = values("fid/classifier")
+            quality = (f"{fmt(fid)} ({'/'.join(f'{v:.0f}' for v in fid)}) | "
+                       + " | ".join(fmt(values(f"{k}/classifier")) for k in
+                                    ("class_kl", "coverage", "precision", "recall"))
+                       + f" | {fmt(values('swd/pixels'))}")
+        lines.append(f"| {method} | {summary['steps'].get(method, '')} | {quality} | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

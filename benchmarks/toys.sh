@@ -2,6 +2,7 @@
 # Toy benchmarks on the 8-Gaussian ring and the 25-Gaussian grid (PacGAN protocol, 2,500 samples).
 # Every method gets the same compute: BATCHES minibatch updates of all its networks together
 # (critic + generator + ratio classifier). Results: docs/benchmarks.md. Resumable: rerun to continue.
+# Runs on ring-small / grid-small, the recipes' settings before issue 13 tuned ring and grid.
 #   bash benchmarks/toys.sh baselines   # issue 2: nsgan, wgan-gp, ct-gan, sngan
 #   bash benchmarks/toys.sh ablation    # issue 3: wgan-gp vs the ppo-gan family
 set -euo pipefail
@@ -19,7 +20,7 @@ case "$WHAT" in
   ablation)  METHODS="wgan-gp$GP,ppo-gan-reweight$GP,ppo-gan-clip$GP,ppo-gan$GP,ppo-gan$GP+variational.clip_mode=reference,ppo-gan$GP+variational.classifier_lr_divide=true" ;;
   *) echo "usage: $0 baselines|ablation" >&2; exit 2 ;;
 esac
-for RECIPE in ring grid; do
+for RECIPE in ring-small grid-small; do  # the recipes as they were (ring/grid are now tuned)
   # the wgan-gp baseline is the same config in both sets: reuse finished runs instead of rerunning
   base="$OUT/baselines-$RECIPE/wgan-gp_lipschitz.gradient_penalty.weight=0.1"
   dest="$OUT/$WHAT-$RECIPE/wgan-gp_lipschitz.gradient_penalty.weight=0.1"

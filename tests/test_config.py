@@ -184,12 +184,12 @@ def test_parse_set_rejects_a_value_used_as_section():
 
 
 def test_set_values_are_typed_by_the_schema():
-    cfg = load_config("ring", None, ["optim.g_lr=1e-4", "optim.d_lr=3e-4", "optim.betas=[0.5,0.9]",
+    cfg = load_config("ring", None, ["optim.g_lr=1e-4", "optim.d_lr=3e-4", "optim.betas=[0.4,0.8]",
                                      "log.progress=false", "ema.decay=0.999",
                                      "data.image_size=null", "seed=7"])
     assert cfg.optim.g_lr == 1e-4 and isinstance(cfg.optim.g_lr, float)
     assert cfg.optim.d_lr == 3e-4
-    assert cfg.optim.betas == (0.5, 0.9)
+    assert cfg.optim.betas == (0.4, 0.8)  # not the ring recipe's (0.5, 0.9)
     assert cfg.log.progress is False
     assert cfg.ema.decay == 0.999
     assert cfg.data.image_size is None
@@ -207,7 +207,10 @@ def test_preset_under_recipe_and_set_wins():
     assert cfg.objective.loss == "wasserstein"
     assert cfg.schedule.n_critic == 5
     assert cfg.lipschitz.gradient_penalty.weight == 10.0
-    assert cfg.optim.betas == (0.5, 0.9)
+    # the ring recipe sets betas itself (and wins); digits sets none, so the preset's arrive
+    assert cfg.optim.betas == tuple(ring["optim"]["betas"])
+    assert load_config("digits", None, ["method=wgan-gp"]).optim.betas == (0.5, 0.9)
+    assert load_config("digits", None, ["method=nsgan"]).optim.betas == (0.5, 0.999)
     # ... the recipe's data/model/budget stay
     assert cfg.optim.g_lr == ring["optim"]["g_lr"]
     assert cfg.data.batch_size == ring["data"]["batch_size"]
@@ -356,7 +359,7 @@ def test_diff_names_each_changed_key():
     b = load_config("ring", None, ["optim.g_lr=5e-4", "schedule.n_critic=3"]).to_dict()
     lines = diff(a, b)
     assert len(lines) == 2
-    assert any(line.startswith("optim.g_lr: 0.0001 -> 0.0005") for line in lines)
+    assert any(line.startswith("optim.g_lr: 0.001 -> 0.0005") for line in lines)  # ring: 1e-3
     assert any(line.startswith("schedule.n_critic: 1 -> 3") for line in lines)
     assert diff(a, a) == []
 
