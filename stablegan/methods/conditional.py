@@ -3,9 +3,9 @@
 The pair (:class:`ConditionalPair`) draws real batches with their labels and packs z with a label
 for G (``models.conditional.pack``). Every critic forward pass of a step scores (x, y) pairs:
 
-* critic step: the fakes are generated for the real batch's labels, so reals and fakes, the gradient penalty's interpolates and the
-  consistency term's two dropout passes all share one y: ``GP`` is the penalty on ``D(., y)``
-  along lines between x_real and x_fake of the same class;
+* critic step: the fakes are generated for the real batch's labels, so reals and fakes, the
+  gradient penalty's interpolates and the consistency term's two dropout passes all share one
+  y: ``GP`` is the penalty on ``D(., y)`` along lines between x_real and x_fake of one class;
 * generator step: the labels are the ones packed in z (drawn from the class prior).
 
 The pair tells the critic (and the ratio classifier C) the labels of the batch it is about to
@@ -39,8 +39,8 @@ from stablegan.config import Config
 from stablegan.errors import ConfigError
 from stablegan.methods.gan import GANMethod
 from stablegan.methods.pair import DataPair
-from stablegan.methods import ppo
-from stablegan.methods.ppo import ClassifierRatio, PPOGANMethod
+from stablegan.methods.ppo import ClassifierRatio, PPOGANMethod, method_class
+from stablegan.methods.ppo import build_method as build_unconditional
 from stablegan.models.conditional import (
     ConditionalCritic,
     auxiliary_loss,
@@ -240,8 +240,8 @@ def build_method(cfg: Config, generator: nn.Module, discriminator: nn.Module, ta
     """The method for ``task``: its conditional form when the task is conditional
     (``conditional.*``), else ``methods.ppo.build_method``."""
     if not getattr(task, "conditional", False):
-        return ppo.build_method(cfg, generator, discriminator, task, device, classifier)
-    if ppo.method_class(cfg) is PPOGANMethod:
+        return build_unconditional(cfg, generator, discriminator, task, device, classifier)
+    if method_class(cfg) is PPOGANMethod:
         return ConditionalPPOMethod(cfg, generator, discriminator, task, device, classifier)
     return ConditionalGANMethod(cfg, generator, discriminator, task, device)
 

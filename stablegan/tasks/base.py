@@ -28,8 +28,8 @@ import torch
 from torch import Tensor, nn
 
 from stablegan.errors import ConfigError, DataError, ShapeError
-from stablegan.tasks import conditional as cond
 from stablegan.metrics.registry import Context, Side, expand, get_metric, groups
+from stablegan.tasks import conditional as cond
 
 Sampler = Any  # Callable[[int], Tensor]: n samples of the generator in evaluation form
 

@@ -30,13 +30,16 @@ def check_labelled(data: Any, cfg: Any) -> int:
     """The number of classes of ``data``; ConfigError when it has no labels."""
     k = getattr(data, "num_classes", None)
     if not k or not callable(getattr(data, "sample_labelled", None)):
-        method = getattr(cfg, "method", "a conditional method")
+        method = getattr(cfg, "method", "?")
+        c = cfg.conditional
+        method = (f"{method}' (conditional.generator={c.generator}, conditional.critic="
+                  f"{c.critic})")
         hint = ("set data.class_folders=true with one sub-folder per class"
                 if getattr(data, "name", "") == "image-folder" else
                 "use labelled data (digits, mnist, cifar10, an image folder with "
                 "data.class_folders=true, a tensor file {'x': ..., 'y': labels}) or an "
                 "unconditional method (conditional.generator=none, conditional.critic=none)")
-        raise ConfigError(f"method '{method}' is class-conditional but data "
+        raise ConfigError(f"method '{method} is class-conditional but data "
                           f"'{getattr(data, 'name', data)}' has no labels", hint=hint)
     if int(k) < 2:
         raise ConfigError(f"a conditional GAN needs at least 2 classes; data "
