@@ -339,15 +339,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from stablegan.compare import run_compare
+    from stablegan.demo import METHODS, run_demo
 
-    print(f"demo: wgan-gp vs ppo-gan on '{args.recipe}' at {args.batches} batches each "
+    print(f"demo: {', '.join(METHODS)} on '{args.recipe}' at {args.batches} batches each "
           f"(output in {args.out}; rerun to resume)", file=sys.stderr)
-    # the gradient-penalty weight of the tuned toy benchmarks (docs/benchmarks.md), both critics
-    run_compare(args.recipe, ["wgan-gp", "ppo-gan"], [0], args.out, batches=args.batches,
-                overrides=["lipschitz.gradient_penalty.weight=1"], jobs=1, evals=10)
+    run_demo(args.out, args.recipe, args.batches)
     print((Path(args.out) / "summary.md").read_text())
-    for m in ("wgan-gp", "ppo-gan"):
+    for m in METHODS:
         print(f"{m}: samples {args.out}/{m}/seed0/samples/  losses {args.out}/{m}/seed0/losses.png")
     print(f"curves: {args.out}/curves.png   loss variance: {args.out}/loss_variance.png")
     return 0
