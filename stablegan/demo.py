@@ -41,26 +41,29 @@ def _best(summary: dict[str, Any], key: str) -> tuple[list[str], float] | None:
 
 
 def verdict(summary: dict[str, Any], alarms: dict[str, list[str]] | None = None,
-            flagship: str = FLAGSHIP) -> str:
+            flagship: str = FLAGSHIP, batches: int | None = None) -> str:
     """Two sentences on what a toy comparison (``summary.json``'s dict) shows.
 
     The first names the method(s) covering the most modes (mean ``modes`` over seeds, "of N"
     with N the real data's own count ``floor/modes``) and with the best ``hq_fraction``, and
     says whether ``flagship`` loses: fewer modes than the best method, or as many with a lower
     HQ fraction. The second lists ``alarms`` (method -> alarm names that fired) and points to
-    docs/benchmarks.md for the full verdict."""
+    docs/benchmarks.md for the full verdict. ``batches``: the equal budget, when known."""
     modes, hq = _best(summary, "modes"), _best(summary, "hq_fraction")
     seeds = summary.get("seeds") or []
-    where = (f"On {summary['recipe']} at equal compute ({len(seeds)} seed"
-             f"{'s' if len(seeds) != 1 else ''})")
+    budget = f"{batches:,} minibatch updates each, " if batches else ""
+    runs = f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}"
+    where = f"On {summary['recipe']} at equal compute ({budget}{runs})"
     if modes is None or hq is None:
         first = f"{where} no run reported mode coverage, so this comparison shows nothing yet."
     else:
         floor = _mean(summary, modes[0][0], "floor/modes")
         of = f" of {floor:.0f}" if floor is not None else ""
-        first = (f"{where}, {_names(modes[0])} cover{'s' if len(modes[0]) == 1 else ''} the "
-                 f"most modes ({modes[1]:.3g}{of}) and {_names(hq[0])} "
-                 f"ha{'s' if len(hq[0]) == 1 else 've'} the best high-quality fraction "
+        one = len(modes[0]) == 1
+        who = "" if hq[0] == modes[0] else f"{_names(hq[0])} "
+        has = "has" if (len(hq[0]) == 1 if who else one) else "have"
+        first = (f"{where}, {_names(modes[0])} cover{'s' if one else ''} the most modes "
+                 f"({modes[1]:.3g}{of}) and {who}{has} the best high-quality fraction "
                  f"(HQ {hq[1]:.2f})")
         f_modes, f_hq = _mean(summary, flagship, "modes"), _mean(summary, flagship, "hq_fraction")
         if f_modes is None or f_hq is None:
@@ -71,15 +74,13 @@ def verdict(summary: dict[str, Any], alarms: dict[str, list[str]] | None = None,
                       for m in others}
             beaten_by = [m for m, (mo, h) in rivals.items() if mo is not None and h is not None
                          and (mo > f_modes or (mo == f_modes and h > f_hq))]
-            state = (f"so the flagship {flagship} ({f_modes:.3g}{of} modes, HQ {f_hq:.2f}) "
-                     f"loses to {_names(beaten_by)}" if beaten_by else
-                     f"and the flagship {flagship} ({f_modes:.3g}{of} modes, HQ {f_hq:.2f}) "
-                     "loses to none of them")
-            first += f"; {state}."
+            lost = f"loses to {_names(beaten_by)}" if beaten_by else "loses to none of them"
+            first += (f"; the flagship {flagship} ({f_modes:.3g}{of} modes, HQ {f_hq:.2f}) "
+                      f"{lost}.")
     fired = {m: a for m, a in (alarms or {}).items() if a}
     said = ("; ".join(f"{m} raised {_names(sorted(a))}" for m, a in fired.items())
             if fired else "no health alarm fired")
-    second = (f"Health: {said}; one toy run per method is an illustration, not a verdict: the "
+    second = (f"Health: {said}; a toy comparison of {runs} illustrates, it does not decide: the "
               "full verdict, over seeds, recipes and the ablations, is in docs/benchmarks.md.")
     return f"{first} {second}"
 
@@ -104,10 +105,10 @@ def fired_alarms(out: Path, summary: dict[str, Any]) -> dict[str, list[str]]:
     return found
 
 
-def write_verdict(out: str | Path, summary: dict[str, Any]) -> str:
+def write_verdict(out: str | Path, summary: dict[str, Any], batches: int | None = None) -> str:
     """Append :func:`verdict` to ``out/summary.md`` and store it in ``summary.json``."""
     out = Path(out)
-    text = verdict(summary, fired_alarms(out, summary))
+    text = verdict(summary, fired_alarms(out, summary), batches=batches)
     summary["verdict"] = text
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     md = (out / "summary.md").read_text(encoding="utf-8")
@@ -123,5 +124,5 @@ def run_demo(out: str | Path, recipe: str = "ring", batches: int = BATCHES) -> d
 
     summary = run_compare(recipe, list(METHODS), [0], out, batches=batches,
                           overrides=list(OVERRIDES), jobs=1, evals=10)
-    write_verdict(out, summary)
+    write_verdict(out, summary, batches)
     return summary
