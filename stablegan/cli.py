@@ -104,10 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="ppo-gan, ppo-gan-reweight and WGAN-GP at equal compute "
                        "on the ring (`make demo`)")
-    p.add_argument("--out", default="runs/demo", help="output directory")
+    p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo; "
+                   "rerun to resume)")
     p.add_argument("--batches", type=int, default=6000,
-                   help="compute budget per method (the ring benchmark's)")
-    p.add_argument("--recipe", default="ring", help="recipe (default ring)")
+                   help="minibatch updates of all networks per method (default 6000, the ring "
+                   "benchmark's)")
+    p.add_argument("--recipe", default="ring", help="a toy recipe (default ring)")
 
     p = sub.add_parser("diagnose", help="diagnostic plots from a run")
     p.add_argument("what", choices=["surrogate"],
