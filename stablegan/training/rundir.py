@@ -201,6 +201,7 @@ class RunDirectory:
         """Evaluate, append to evals.jsonl, keep best.pt; returns True to stop early."""
         result = self.evaluate(final=False)
         row = {"step": self.step, "batches": self.batches_consumed(), **result}
+        self.health.check_eval(row, self._phases[-1].steps, getattr(self.data, "modes", None))
         if self.out_dir is not None:
             path = self.out_dir / "evals.jsonl"
             try:
