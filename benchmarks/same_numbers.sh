@@ -35,7 +35,8 @@ RUNS=(
   "digits-wgan-gp|--recipe digits --set method=wgan-gp --steps 40 --set eval.n_samples=300"
 )
 SHARED=${SHARED:-$ROOT/../shared/data}
-TEXT="--set pretrain.steps=20 --set log.every=5 --set eval.n_samples=100"
+TEXT="--set pretrain.steps=20 --set log.every=5 --set eval.n_samples=100
+      --set eval.bleu_hypotheses=20 --set eval.self_bleu_hypotheses=20"
 if [ -f "$SHARED/text/coco/train.txt" ] && [ -f "$SHARED/text/yelp/sentiment.dev.text" ]; then
   # a balanced Yelp subset: the first 600 negative and 600 positive training sentences, the
   # first 50 + 50 test sentences with their references
