@@ -31,13 +31,17 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from stablegan.config import HEALTH_ALARMS, HealthConfig
 from stablegan.errors import HealthError
+
+if TYPE_CHECKING:
+    from stablegan.data.base import DataSource
+    from stablegan.tasks.base import Task
 
 Row = dict[str, Any]
 # (figure, threshold) when the alarm's condition holds on this row, else None
@@ -238,7 +242,7 @@ class HealthChecks:
     against ``data``'s reals through ``task.to_eval``."""
 
     def __init__(self, monitor: HealthMonitor, generator: nn.Module, fixed_z: Tensor,
-                 task: Any, data: Any, out_dir: Path | None) -> None:
+                 task: Task, data: DataSource, out_dir: Path | None) -> None:
         self.monitor = monitor
         self.generator = generator
         self.fixed_z = fixed_z

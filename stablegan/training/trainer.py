@@ -49,7 +49,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -81,6 +81,10 @@ from stablegan.training.state import (
 )
 from stablegan.training.threads import apply_threads
 from stablegan.tricks import ExponentialMovingAverage
+
+if TYPE_CHECKING:
+    from stablegan.data.base import DataSource
+    from stablegan.tasks.base import Task
 
 SAMPLE_SEED_OFFSET = 9_973
 # iterations after which the task looks at generated samples (e.g. the image range warning)
@@ -128,15 +132,16 @@ class Trainer:
         self.threads: tuple[int, str] = apply_threads(cfg.threads, os.environ)
         # data-parallel under torchrun (stablegan.training.distributed); one process: no-op
         self.ranks = RankGroup(distributed.setup(cfg.dist.backend, cfg.device))
-        self.data = as_source(data, cfg)
+        self.data: DataSource = as_source(data, cfg)
         if self.ranks.active:
             distributed.check_batch(cfg.data.batch_size)
-            self.data = distributed.ShardedSource(self.data)  # this rank's slice of each batch
+            # this rank's slice of each batch (a proxy with the DataSource's interface)
+            self.data = cast(DataSource, distributed.ShardedSource(self.data))
             if cfg.dist.sync_batchnorm:
                 generator, discriminator = (distributed.convert_sync_batchnorm(generator),
                                             distributed.convert_sync_batchnorm(discriminator))
-        self.task = task_for(self.data, cfg)
-        self.device = check_device(distributed.device_for(cfg.device))
+        self.task: Task = task_for(self.data, cfg)
+        self.device: torch.device = check_device(distributed.device_for(cfg.device))
         self.method: GANMethod = build_method(cfg, generator, discriminator, self.task,
                                               self.device, classifier)
         if cfg.pretrain.init_from:
