@@ -91,7 +91,8 @@ def rows(p): return [json.loads(line) for line in p.read_text().splitlines() if 
 # descriptive keys whose presence changed on purpose: points name no "extractor" any more, and
 # evaluations gained "feature_extractors" (which network made the numbers); every number is
 # still compared, these are reported apart
-DESCRIPTIVE = {"extractor", "feature_extractors"}
+DESCRIPTIVE = {"extractor", "feature_extractors",
+               "health/mode_coverage"}  # the coverage alarm's flag on an evaluation (issue 19.5)
 def numbers(rs): return [{k: v for k, v in r.items() if k not in DESCRIPTIVE} for r in rs]
 for spec in sys.argv[2:]:
     name = spec.split("|")[0]

@@ -291,6 +291,11 @@ class HealthConfig:
     spike_window: int = 50  # rows in that running median
     burn_in: int = 200  # iterations before the spike and diversity alarms may fire
     diversity: float = 0.1  # diversity_collapse: sample spread / real spread below this
+    # mode_coverage (toy mixtures, from the periodic evaluations; warns, never stops a run): the
+    # mode count at or below (1 - coverage_drop) x its best, or below coverage_floor x the modes
+    # from half the budget on
+    coverage_drop: float = 0.25
+    coverage_floor: float = 0.5
 
 
 @dataclass
@@ -818,6 +823,8 @@ def _validate_log(cfg: Config) -> None:
     _check(h.spike_window >= 2, "health.spike_window", "must be >= 2")
     _check(h.burn_in >= 0, "health.burn_in", "must be >= 0")
     _check(0.0 < h.diversity < 1.0, "health.diversity", "must be in (0, 1)")
+    _check(0.0 < h.coverage_drop < 1.0, "health.coverage_drop", "must be in (0, 1)")
+    _check(0.0 <= h.coverage_floor <= 1.0, "health.coverage_floor", "must be in [0, 1]")
 
 
 def _validate_text(cfg: Config) -> None:

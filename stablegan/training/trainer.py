@@ -418,8 +418,9 @@ class Trainer:
     def _periodic_eval(self) -> bool:
         """Evaluate, append to evals.jsonl, keep best.pt; returns True to stop early."""
         result = self.evaluate(final=False)
-        self.run_dir.append_eval({"step": self.progress.step,
-                                  "batches": self.batches_consumed(), **result})
+        row = {"step": self.progress.step, "batches": self.batches_consumed(), **result}
+        self.alarms.check_eval(row, self._phases()[-1].steps)  # the mode_coverage alarm
+        self.run_dir.append_eval(row)
         key = self.cfg.eval.best_metric
         if not key:
             return False
