@@ -14,7 +14,7 @@
 set -euo pipefail
 BASE=${1:-98c1492}
 OUT=${OUT:-/tmp/same_numbers}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=${ROOT:-$(cd "$(dirname "$0")/.." && pwd)}  # the git checkout holding BASE
 NEW=${NEW:-$ROOT}  # the tree to compare with the base (default: this working tree)
 rm -rf "$OUT"; mkdir -p "$OUT"
 mkdir -p "$OUT/base-tree"  # the base's files (git archive: no worktree to clean up)
