@@ -315,6 +315,7 @@ class Config:
     seed: int = 0
     steps: int = 2000  # training iterations (each: n_critic D steps + n_gen G steps)
     device: str = "cpu"
+    threads: int = 0  # torch CPU threads (--threads N); 0 = OMP_NUM_THREADS, else the default 1
     description: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -628,7 +629,7 @@ def validate(cfg: Config) -> None:
 
 
 def _validate_run(cfg: Config) -> None:
-    """steps, seed, device"""
+    """steps, seed, device, threads"""
     from stablegan.data.style import STYLE_SOURCES
 
     autoencoder_only = cfg.data.name in STYLE_SOURCES and cfg.style.autoencoder_steps > 0
@@ -639,6 +640,8 @@ def _validate_run(cfg: Config) -> None:
     _check(cfg.seed >= 0, "seed", f"must be >= 0, got {cfg.seed}")
     _check(cfg.device in ("cpu", "cuda") or cfg.device.startswith("cuda:"), "device",
            f"must be cpu, cuda or cuda:N, got '{cfg.device}'")
+    _check(cfg.threads >= 0, "threads", f"must be >= 0 (0: OMP_NUM_THREADS or the default), "
+           f"got {cfg.threads}")
 
 
 def _validate_data(cfg: Config) -> None:
