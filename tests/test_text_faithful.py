@@ -62,3 +62,31 @@ def test_exact_ratio_advantage_scores_the_relaxed_sample_the_critic_trains_on(or
     assert gap > 1e-4 and abs(float(loss) + float(hard.mean())) > 100 * abs(
         float(loss) + float(relaxed.mean()))
     assert torch.equal(m.ratio.critic_input(), o_ref)  # kept beside the token ids
+
+
+def test_nll_gen_on_the_training_set_counts_every_position_by_hand():
+    """A generator whose next-token distribution is p = (0.1, 0.2, 0.3, 0.4) whatever the prefix
+    (output weights 0, biases log p): the per-token NLLs are sums of -log p by hand."""
+    from types import SimpleNamespace
+
+    from stablegan.metrics.registry import Context, Side, get_metric
+    from stablegan.models.text import LSTMGenerator
+
+    p = torch.tensor([0.1, 0.2, 0.3, 0.4])
+    G = LSTMGenerator(4, 3, embed_dim=2, hidden_dim=2)
+    with torch.no_grad():
+        G.out.weight.zero_()
+        G.out.bias.copy_(p.log())
+    train = torch.tensor([[3, 2, 0], [3, 3, 2]])  # <pad>=0, <eos>=2: padding counts
+    test = torch.tensor([[2, 0, 0]])
+    data = SimpleNamespace(reals=lambda n, split: {"train": train, "holdout": test}[split])
+    task = SimpleNamespace(data=data, has_specials=True)
+    ctx = Context(None, {"generator": G}, task=task)
+    out = get_metric("nll_gen").compute(Side("fake", test), Side("ref", test), ctx)
+    L = [-torch.log(p[i]).item() for i in range(4)]
+    assert out["nll_gen"] == pytest.approx((L[3] + L[2] + L[0] + L[3] + L[3] + L[2]) / 6)
+    assert out["nll_gen_test"] == pytest.approx((L[2] + 2 * L[0]) / 3)
+    assert out["nll_gen_test_unpadded"] == pytest.approx(L[2])  # up to the first <eos>
+    task.has_specials = False  # the oracle: no specials, no unpadded variant
+    out = get_metric("nll_gen").compute(Side("fake", test), Side("ref", test), ctx)
+    assert set(out) == {"nll_gen", "nll_gen_test"}

@@ -8,8 +8,9 @@
 * Samples are token ids in evaluation form (``argmax`` of the relaxed one-hots), shown as a text
   file of decoded sentences, one per line.
 * Metrics (registered in ``stablegan.metrics.text``): BLEU-2..5 against the whole test set,
-  self-BLEU-2..5, NLL_oracle (oracle data), NLL_gen (the generator's per-token NLL of the test
-  set, all positions and up to the first ``<eos>``), and the number of unique n-grams.
+  self-BLEU-2..5, NLL_oracle (oracle data), NLL_gen (the generator's per-token NLL of the
+  training set over all positions, the published convention) beside ``nll_gen_test`` (the test
+  split), and the number of unique n-grams.
 """
 
 from __future__ import annotations
