@@ -90,3 +90,66 @@ def test_nll_gen_on_the_training_set_counts_every_position_by_hand():
     task.has_specials = False  # the oracle: no specials, no unpadded variant
     out = get_metric("nll_gen").compute(Side("fake", test), Side("ref", test), ctx)
     assert set(out) == {"nll_gen", "nll_gen_test"}
+
+
+class _G:
+    beta = 1.0
+
+
+def _beta(cfg, index: int, total: int) -> float:
+    from types import SimpleNamespace
+
+    from stablegan.tasks.text import TextTask
+
+    method = SimpleNamespace(G=_G())
+    TextTask.before_iteration(SimpleNamespace(cfg=cfg), method, index, total)
+    return method.G.beta
+
+
+@pytest.mark.parametrize("schedule", ["exp", "lin", "log", "sigmoid", "quad", "sqrt", "const"])
+def test_temperature_over_a_fixed_n_matches_relgan_closed_forms(schedule):
+    import math
+
+    cfg = load_config("coco", overrides=[f"model.beta_schedule={schedule}"])
+    assert cfg.model.beta_steps == 5000 and cfg.model.beta_scale == 1.0  # RelGAN's defaults
+    b, N = 100.0, 5000
+    closed = {"exp": lambda i: b ** (i / N),
+              "lin": lambda i: 1 + (b - 1) * i / (N - 1),
+              "log": lambda i: 1 + (b - 1) * math.log(i + 1) / math.log(N),
+              "sigmoid": lambda i: 1 + (b - 1) / (1 + math.exp((N / 2 - i) * 20 / N)),
+              "quad": lambda i: 1 + (b - 1) * i ** 2 / (N - 1) ** 2,
+              "sqrt": lambda i: 1 + (b - 1) * math.sqrt(i / (N - 1)),
+              "const": lambda i: b}[schedule]
+    for i in (0, 1, 150, 2999, 4999):
+        # the run's length (300 here) does not change beta: N is RelGAN's fixed 5,000
+        assert _beta(cfg, i, 300) == pytest.approx(closed(i), rel=1e-12)
+
+
+def test_temperature_over_the_run_and_the_authors_scale():
+    cfg = load_config("coco", overrides=["model.beta_steps=0"])  # N = the run's steps
+    assert _beta(cfg, 150, 300) == pytest.approx(100 ** 0.5)  # 10.0 where RelGAN has 1.148
+    assert _beta(load_config("coco"), 150, 300) == pytest.approx(100 ** (150 / 5000))
+    authors = load_config("coco", overrides=["method=ppo-gan-text-authors"])
+    assert authors.model.beta_max == 5.0 and authors.model.beta_scale == 0.2
+    for i in (0, 1500, 3000):
+        assert _beta(authors, i, 3000) == pytest.approx(0.2 * 5 ** (i / 5000), rel=1e-12)
+    assert _beta(authors, 3000, 3000) == pytest.approx(0.5253, abs=1e-4)
+
+
+def test_text_authors_preset_and_per_method_recipe_settings():
+    from stablegan.errors import ConfigError
+
+    cfg = load_config("oracle", overrides=["method=ppo-gan-text-authors"])
+    v, s = cfg.variational, cfg.schedule
+    assert (v.clip, v.reweight, v.clip_mode, v.ratio, v.advantage, v.eps) == (
+        True, False, "reference", "classifier", "raw", 0.4)
+    assert (s.n_critic, s.n_gen, s.same_z_for_gen_steps) == (5, 1, True)
+    assert cfg.objective.loss == "wasserstein" and cfg.lipschitz.gradient_penalty.weight == 5.0
+    assert cfg.optim.c_grad_clip == 5.0 and cfg.model.beta_max == 5.0  # the recipe says 1.0
+    # --set still wins over the recipe's per-method settings; other methods keep the recipe's
+    assert load_config("oracle", overrides=["method=ppo-gan-text-authors",
+                                            "model.beta_max=7"]).model.beta_max == 7.0
+    assert load_config("oracle", overrides=["method=relgan"]).model.beta_max == 1.0
+    with pytest.raises(ConfigError, match="per_method names unknown method 'ppo-gam'"):
+        from stablegan.configure import resolve
+        resolve([{"method": "relgan", "per_method": {"ppo-gam": {}}}])
