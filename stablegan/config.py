@@ -206,6 +206,9 @@ class VariationalConfig:
     # true (the paper): G's gradient flows through r and f. false: r is detached, so it only
     # decides where the clip binds (a trust-region mask on grad f); classifier ratio only
     ratio_gradient: bool = True
+    # CleanRL's target_kl: stop the phase's remaining generator steps once a step's approx-KL
+    # E[(r - 1) - log r] exceeds it (that step is still taken, as in CleanRL); 0 = off
+    target_kl: float = 0.0
 
 
 @dataclass
@@ -752,6 +755,8 @@ def _validate_variational(cfg: Config) -> None:
            "for the whole phase, so r = 1 everywhere; use per_step")
     _choice(v.classifier_schedule, "variational.classifier_schedule", ("per_step", "per_phase"))
     _check(v.classifier_warmup >= 0, "variational.classifier_warmup", "must be >= 0")
+    _check(math.isfinite(v.target_kl) and v.target_kl >= 0, "variational.target_kl",
+           f"must be >= 0 (0 = off), got {v.target_kl}")
     _check(v.ratio_gradient or v.ratio != "exact", "variational.ratio_gradient",
            "must be true with variational.ratio=exact",
            hint="the exact ratio's critic values are detached, so with r detached as well the "

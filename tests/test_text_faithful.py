@@ -153,3 +153,41 @@ def test_text_authors_preset_and_per_method_recipe_settings():
     with pytest.raises(ConfigError, match="per_method names unknown method 'ppo-gam'"):
         from stablegan.configure import resolve
         resolve([{"method": "relgan", "per_method": {"ppo-gam": {}}}])
+
+
+def _phase(oracle_cfg, *extra: str):
+    cfg = oracle_cfg(*EXACT, "variational.advantage=centered", "schedule.n_gen=5",
+                     "optim.g_lr=0.05", *extra)
+    m = Trainer.from_config(cfg).method
+    g0 = m.counts["G"]
+    out = m.g_phase()
+    return m, out, m.counts["G"] - g0
+
+
+def test_target_kl_stops_the_phase_after_the_step_that_passed_it(oracle_cfg):
+    _, free, taken = _phase(oracle_cfg)
+    kls = [float(s["ratio/approx_kl"]) for s in free]
+    assert taken == 5 and free[-1]["ppo/gen_steps"] == 5.0 and free[-1]["ppo/early_stop"] == 0.0
+    assert kls[0] == pytest.approx(0.0, abs=1e-6) and max(kls[1:]) > 0  # G moved
+    # the exact ratio is 1 at the first inner step (theta = theta_old); last: after 4 steps
+    assert abs(float(free[-1]["ratio/first_mean"]) - 1.0) < 1e-6
+    assert float(free[-1]["ratio/last_mean"]) == float(free[4]["ratio/mean"])
+    target = kls[1] / 2  # passed at the second step (k = 1): steps 3-5 are skipped
+    m, out, taken = _phase(oracle_cfg, f"variational.target_kl={target}")
+    assert taken == 2 and len(out) == 2
+    assert out[-1]["ppo/gen_steps"] == 2.0 and out[-1]["ppo/early_stop"] == 1.0
+    # the same trajectory up to the stop (the same seed, the same draws)
+    assert [float(s["ratio/approx_kl"]) for s in out] == kls[:2]
+    # a target no step reaches changes nothing
+    _, out, taken = _phase(oracle_cfg, "variational.target_kl=1e9")
+    assert taken == 5 and [float(s["ratio/approx_kl"]) for s in out] == kls
+
+
+def test_phase_stats_reach_the_logged_iteration(oracle_cfg):
+    t = Trainer.from_config(oracle_cfg(*EXACT, "schedule.n_gen=3"))
+    stats = t.method.iteration(0)
+    assert stats["ppo/gen_steps"] == 3.0 and stats["ppo/early_stop"] == 0.0
+    assert abs(float(stats["ratio/first_mean"]) - 1.0) < 1e-6 and "ratio/last_mean" in stats
+    from stablegan.errors import ConfigError
+    with pytest.raises(ConfigError, match="variational.target_kl"):
+        oracle_cfg(*EXACT, "variational.target_kl=-1")

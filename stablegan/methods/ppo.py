@@ -214,6 +214,27 @@ class PPOGANMethod(GANMethod):
             self._phase_c_stats = [self.ratio.update() for _ in range(self.cfg.schedule.n_gen)]
         self.ratio.begin_phase(z)
 
+    def g_phase(self, diagnostics: bool = False) -> list[Stats]:
+        """The ``n_gen`` generator steps on one latent batch, stopped early (CleanRL's
+        ``target_kl``) once a step's approx-KL exceeds ``variational.target_kl``. The last step's
+        stats carry the phase's ``ppo/gen_steps``, ``ppo/early_stop`` and the ratio's mean at the
+        first and the last inner step (``ratio/first_mean`` is 1 for the exact ratio)."""
+        n_gen, target = self.cfg.schedule.n_gen, self.cfg.variational.target_kl
+        z = self.sample_z(self.batch_size) if self.cfg.schedule.same_z_for_gen_steps else None
+        self.begin_generator_phase(z)
+        assert z is not None
+        out: list[Stats] = []
+        stopped = False
+        for k in range(n_gen):
+            out.append(self.g_step(z))
+            if target > 0 and k < n_gen - 1 and float(out[-1]["ratio/approx_kl"]) > target:
+                stopped = True
+                break
+        out[-1].update({"ppo/gen_steps": float(len(out)), "ppo/early_stop": float(stopped),
+                        "ratio/first_mean": out[0]["ratio/mean"],
+                        "ratio/last_mean": out[-1]["ratio/mean"]})
+        return out
+
     @property
     def per_phase(self) -> bool:
         return (self.cfg.variational.classifier_schedule == "per_phase"
