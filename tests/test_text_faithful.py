@@ -191,3 +191,22 @@ def test_phase_stats_reach_the_logged_iteration(oracle_cfg):
     from stablegan.errors import ConfigError
     with pytest.raises(ConfigError, match="variational.target_kl"):
         oracle_cfg(*EXACT, "variational.target_kl=-1")
+
+
+def test_text_recipes_run_ppo_gan_with_the_ratio_that_is_one_at_theta_old(oracle_cfg):
+    for recipe in ("oracle", "coco", "emnlp-news", "text-file"):
+        for method in ("ppo-gan", "ppo-gan-ct", "ppo-gan-clip"):
+            cfg = load_config(recipe, overrides=[f"method={method}"])
+            assert cfg.variational.ratio == "classifier_same_x", (recipe, method)
+        assert load_config(recipe, overrides=["method=ppo-gan-text-authors"]
+                           ).variational.ratio == "classifier"  # the authors' independent draws
+    assert load_config("oracle", overrides=["method=ppo-gan", "variational.ratio=classifier"]
+                       ).variational.ratio == "classifier"  # --set wins
+    assert load_config("ring", overrides=["method=ppo-gan"]).variational.ratio == "classifier"
+    # r = 1 at the phase's start, before any C or G step
+    m = Trainer.from_config(oracle_cfg("method=ppo-gan", "schedule.n_gen=1")).method
+    z = m.sample_z(16)
+    m.ratio.begin_phase(z)
+    with torch.no_grad():
+        log_r = m.ratio.log_ratio(m.ratio.samples(z))
+    assert log_r.abs().max() < 1e-6  # C and its copy at one x: equal up to float rounding
