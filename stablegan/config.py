@@ -78,9 +78,13 @@ class ModelConfig:
     d_embed_dim: int = 64
     num_rep: int = 64
     d_filters: int = 300
-    # Gumbel-softmax inverse temperature: annealed from 1 to beta_max over the adversarial steps
+    # Gumbel-softmax inverse temperature: beta_scale * schedule(i / N) from 1 to beta_max, with
+    # N = beta_steps adversarial steps (RelGAN/TextGAN: a fixed 5000; 0 = the run's adversarial
+    # steps) and beta_scale 1 (the PPO-GAN authors' text code: 0.2, with beta_max 5)
     beta_max: float = 1.0
     beta_schedule: str = "exp"  # exp | lin | sigmoid | const | log | quad | sqrt
+    beta_steps: int = 5000
+    beta_scale: float = 1.0
     # speed (docs/distributed.md): torch.compile of G and D (in place, checkpoints unchanged;
     # the gradient penalty runs the eager D, since compiled modules have no double backward)
     compile: bool = False
@@ -202,6 +206,9 @@ class VariationalConfig:
     # true (the paper): G's gradient flows through r and f. false: r is detached, so it only
     # decides where the clip binds (a trust-region mask on grad f); classifier ratio only
     ratio_gradient: bool = True
+    # CleanRL's target_kl: stop the phase's remaining generator steps once a step's approx-KL
+    # E[(r - 1) - log r] exceeds it (that step is still taken, as in CleanRL); 0 = off
+    target_kl: float = 0.0
 
 
 @dataclass
@@ -756,6 +763,8 @@ def _validate_variational(cfg: Config) -> None:
            "for the whole phase, so r = 1 everywhere; use per_step")
     _choice(v.classifier_schedule, "variational.classifier_schedule", ("per_step", "per_phase"))
     _check(v.classifier_warmup >= 0, "variational.classifier_warmup", "must be >= 0")
+    _check(math.isfinite(v.target_kl) and v.target_kl >= 0, "variational.target_kl",
+           f"must be >= 0 (0 = off), got {v.target_kl}")
     _check(v.ratio_gradient or v.ratio != "exact", "variational.ratio_gradient",
            "must be true with variational.ratio=exact",
            hint="the exact ratio's critic values are detached, so with r detached as well the "
@@ -842,6 +851,10 @@ def _validate_text(cfg: Config) -> None:
     _check(m.d_embed_dim % m.num_rep == 0, "model.d_embed_dim",
            f"must be a multiple of model.num_rep ({m.num_rep})")
     _check(m.beta_max >= 1.0, "model.beta_max", "must be >= 1 (the annealing starts at 1)")
+    _check(m.beta_steps >= 0, "model.beta_steps",
+           f"must be >= 0 (0 = over the run's adversarial steps), got {m.beta_steps}")
+    _check(math.isfinite(m.beta_scale) and m.beta_scale > 0, "model.beta_scale",
+           f"must be a positive number, got {m.beta_scale}")
     _choice(m.beta_schedule, "model.beta_schedule",
             ("exp", "lin", "sigmoid", "const", "log", "quad", "sqrt"))
     _check(cfg.pretrain.steps >= 0, "pretrain.steps", "must be >= 0")
