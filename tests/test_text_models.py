@@ -262,8 +262,9 @@ def test_discriminator_shapes_and_inputs() -> None:
     d(x).sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     assert torch.equal(d(exact), d(exact))  # eval: dropout off
-    for bad in (tokens, exact[:, :-1], F.one_hot(tokens, V + 1).float(), exact[0],
-                F.one_hot(tokens, V)):
+    assert torch.equal(d(tokens), d(exact))  # token ids: the lookup, bit for bit
+    for bad in (tokens[:, :-1], tokens + V, torch.full_like(tokens, -1), tokens.float(),
+                exact[:, :-1], F.one_hot(tokens, V + 1).float(), exact[0], F.one_hot(tokens, V)):
         with pytest.raises(ShapeError):
             d(bad)
 
