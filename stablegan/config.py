@@ -859,6 +859,12 @@ def _validate_text(cfg: Config) -> None:
             ("exp", "lin", "sigmoid", "const", "log", "quad", "sqrt"))
     _check(cfg.pretrain.steps >= 0, "pretrain.steps", "must be >= 0")
     _check(cfg.pretrain.lr > 0, "pretrain.lr", "must be a positive learning rate")
+    from stablegan.data.text import TEXT_SOURCES
+
+    _check(not (m.compile and (d.name == "oracle" or d.name in TEXT_SOURCES)), "model.compile",
+           f"must be false for text (data '{d.name}'): the compiled token-by-token loop "
+           "fails at the first sample step and runs slower than eager where it runs",
+           hint="set model.compile=false (text runs eager)")
 
 
 def save_yaml(cfg: Config, path: str | Path) -> None:
