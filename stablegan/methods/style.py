@@ -68,6 +68,7 @@ from stablegan.config import Config
 from stablegan.errors import ConfigError, DataError
 from stablegan.methods.gan import GANMethod
 from stablegan.methods.pair import LatentPair, StylePair
+from stablegan.methods.ppo import MAX_LOG_RATIO
 from stablegan.models.style import PAD_ID, Conditioned, LatentCritic, one_hot, soft_pad_mask
 from stablegan.training.phases import ADVERSARIAL, Phase, Stats, average
 from stablegan.training.state import load_module, pretrained_checkpoint
@@ -79,8 +80,6 @@ from stablegan.variational import (
     importance_weights,
     ratio_statistics,
 )
-
-MAX_LOG_RATIO = 20.0
 
 
 def reconstruction_loss(logits: Tensor, ids: Tensor) -> Tensor:
