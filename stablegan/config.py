@@ -227,6 +227,11 @@ class StyleConfig:
     rec_weight: float = 1.0  # reconstruction cross-entropy
     style_weight: float = 1.0  # model classifier's CE on the soft transferred sentence
     adv_weight: float = 0.5  # adversarial term of the latent-code critic (authors: 0.5)
+    # the latent adversary's game: "style" (Tikhonov et al. 2019 / the authors' code: D tells
+    # the codes of style adversary_real sentences from those of the other style, the encoder
+    # fools it) or "prior" (an adversarial autoencoder: D tells N(0, I) draws from codes)
+    adversary: str = "style"
+    adversary_real: int = 0  # style adversary: the style whose codes are the critic's "real"
     # "none": objective.g_loss on D(z); "softmax": the authors' importance weights
     # B * softmax(D(z)) (no gradient) on the generator's critic loss, no ratio clipping
     importance: str = "none"
@@ -783,6 +788,9 @@ def _validate_style(cfg: Config) -> None:
         _check(getattr(st, key) >= 0, f"style.{key}", f"must be >= 0, got {getattr(st, key)}")
     _check(0.0 <= st.classifier_dropout < 1.0, "style.classifier_dropout", "must be in [0, 1)")
     _choice(st.importance, "style.importance", ("none", "softmax"))
+    _choice(st.adversary, "style.adversary", ("style", "prior"))
+    _check(st.adversary_real in (0, 1), "style.adversary_real",
+           f"must be 0 or 1 (the style index on the real side), got {st.adversary_real}")
     _check(not (st.importance == "softmax" and cfg.variational.clip), "style.importance",
            "=softmax is the authors' variant without ratio clipping",
            hint="set variational.clip=false (or style.importance=none)")
