@@ -40,6 +40,8 @@ class DataConfig:
     download: bool = False  # allow torchvision to download MNIST / CIFAR-10
     holdout_fraction: float = 0.1  # held-out reals for the discriminator-overfitting check
     max_items: int | None = None  # use only the first N items of a finite dataset
+    # image-folder: every immediate sub-folder of data.path is one class (ImageFolder layout)
+    class_folders: bool = False
     # text: ids per sentence (tokens + <eos>); None = longest train/test sentence + 1
     max_len: int | None = None
     test_path: str | None = None  # text-file: the test file (BLEU references, held-out split)
@@ -212,6 +214,32 @@ class VariationalConfig:
 
 
 @dataclass
+class ConditionalConfig:
+    """Class-conditional GANs (docs/conditional.md); StudioGAN's names in brackets."""
+
+    # how G sees the class [g_cond_mtd]: none | concat (a class embedding concatenated to z) |
+    # cbn (conditional BatchNorm: class-dependent gain and bias in every BN layer of G)
+    generator: str = "none"
+    # how D sees the class [d_cond_mtd]: none | projection (Miyato & Koyama 2018,
+    # f(x) + <embed(y), phi(x)>) | ac (auxiliary classifier, Odena et al. 2017)
+    critic: str = "none"
+    aux_weight: float = 1.0  # weight of the AC cross-entropy in the D and G losses [cond_lambda]
+    embed_dim: int = 0  # class embedding size of model.conditional=concat (0: latent_dim)
+    # the labels G draws: data (the training set's class frequencies) | uniform
+    label_prior: str = "data"
+    # variational.reweight under conditioning: class (softmax of the critic values within each
+    # class of the batch, each class keeping its share) | batch (over the whole batch)
+    reweight: str = "class"
+    # flag a class whose samples the domain classifier assigns elsewhere: its class accuracy is
+    # below this and another class takes the largest share of its samples
+    misassigned_below: float = 0.5
+
+    @property
+    def enabled(self) -> bool:
+        return self.generator != "none" or self.critic != "none"
+
+
+@dataclass
 class StyleConfig:
     """Text style transfer (task "style": data yelp-style / text-style, methods.style)."""
 
@@ -341,6 +369,7 @@ class Config:
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     unrolled: UnrolledConfig = field(default_factory=UnrolledConfig)
     variational: VariationalConfig = field(default_factory=VariationalConfig)
+    conditional: ConditionalConfig = field(default_factory=ConditionalConfig)
     style: StyleConfig = field(default_factory=StyleConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     log: LogConfig = field(default_factory=LogConfig)
@@ -635,6 +664,7 @@ def validate(cfg: Config) -> None:
     _validate_optim(cfg)
     _validate_tricks(cfg)
     _validate_variational(cfg)
+    _validate_conditional(cfg)
     _validate_style(cfg)
     _validate_eval(cfg)
     _validate_log(cfg)
@@ -774,6 +804,35 @@ def _validate_variational(cfg: Config) -> None:
            "must be true with variational.ratio=exact",
            hint="the exact ratio's critic values are detached, so with r detached as well the "
                 "generator would get no gradient")
+
+
+def _validate_conditional(cfg: Config) -> None:
+    """conditional.* (the tricks that keep no labels are refused with conditioning)"""
+    c = cfg.conditional
+    _choice(c.generator, "conditional.generator", ("none", "concat", "cbn"))
+    _choice(c.critic, "conditional.critic", ("none", "projection", "ac"))
+    _choice(c.label_prior, "conditional.label_prior", ("data", "uniform"))
+    _choice(c.reweight, "conditional.reweight", ("class", "batch"))
+    _check(c.aux_weight >= 0, "conditional.aux_weight", f"must be >= 0, got {c.aux_weight}")
+    _check(c.embed_dim >= 0, "conditional.embed_dim", "must be >= 0")
+    _check(0.0 <= c.misassigned_below <= 1.0, "conditional.misassigned_below",
+           "must be in [0, 1]")
+    if not c.enabled:
+        return
+    _check((c.generator == "none") == (c.critic == "none"), "conditional.generator",
+           f"is '{c.generator}' but conditional.critic is '{c.critic}': both networks must see "
+           "the class, or neither", hint="e.g. --set conditional.generator=cbn "
+                                         "--set conditional.critic=projection (or method=cgan-pd)")
+    _check(cfg.replay.size == 0, "replay.size", "must be 0 for a conditional GAN: the replay "
+           "buffer keeps no labels", hint="--set replay.size=0")
+    _check(cfg.unrolled.steps == 0, "unrolled.steps", "must be 0 for a conditional GAN (the "
+           "unrolled critic steps see real batches with other labels)",
+           hint="--set unrolled.steps=0")
+    _check(c.generator != "cbn" or cfg.model.g_batchnorm, "conditional.generator",
+           "cbn needs BatchNorm in the generator (model.g_batchnorm=false)",
+           hint="--set model.g_batchnorm=true, or conditional.generator=concat")
+    _check(not cfg.model.compile, "model.compile", "is not supported for conditional GANs "
+           "(the critic reads its labels beside the input)", hint="--set model.compile=false")
 
 
 def _validate_style(cfg: Config) -> None:

@@ -275,7 +275,8 @@ class PPOGANMethod(GANMethod):
         mean_score = scores.detach().mean()
         stats["critic/g_fake"] = mean_score
         stats["loss/g_wgan"] = -mean_score
-        return loss, {"clipped surrogate": loss, "log ratio": log_r}, stats
+        terms = {"clipped surrogate": loss, "log ratio": log_r}
+        return self.generator_terms(loss, terms, stats), terms, stats
 
     def warmup_steps(self) -> int:
         extra = (self.cfg.variational.classifier_warmup
