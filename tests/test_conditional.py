@@ -358,3 +358,25 @@ def test_mnist_loader_path_gives_labelled_conditional_batches(tmp_path: Path) ->
     assert trainer.task.num_classes == 10 and trainer.task.n_display == 100
     trainer.fit()
     assert math.isfinite(trainer.history[-1]["loss/d"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["cgan-pd", "cgan-ppo"])
+def test_conditional_run_resumes_on_the_same_trajectory(tmp_path: Path, method: str) -> None:
+    from conftest import assert_states_identical
+
+    from stablegan.training.trainer import Trainer
+
+    extra = ("schedule.n_critic=1", "schedule.n_gen=2") if method == "cgan-ppo" else ()
+    cfg = cond_cfg(labelled_file(tmp_path), method, *extra, "log.checkpoint_every=2",
+                   "ema.decay=0.5", steps=4)
+    whole = Trainer.from_config(cfg, out_dir=tmp_path / "A")
+    whole.fit()
+    first = Trainer.from_config(cfg, out_dir=tmp_path / "B")
+    first.fit(steps=2)
+    second = Trainer.from_config(cfg, out_dir=tmp_path / "B")
+    assert second.resume() == []
+    second.fit()
+    a, b = whole.state_dict(), second.state_dict()
+    assert_states_identical(a["networks"], b["networks"])
+    assert_states_identical(a["ema"], b["ema"])
