@@ -230,6 +230,8 @@ def test_class_subfolders_give_labels_and_an_empty_class_folder_is_refused(
     ("cgan-ppo", ("schedule.n_critic=1", "schedule.n_gen=2")),
     ("acgan", ("lipschitz.gradient_penalty.weight=1", "augment.policy=translation,cutout",
                "ema.decay=0.9", "objective.loss=rsgan")),
+    ("cgan-pd", ("model.name=resnet", "objective.feature_matching=0.5")),
+    ("acgan", ("lipschitz.consistency.weight=1", "model.d_dropout=0.2", "model.name=resnet")),
     ("cgan-ppo", ("schedule.n_critic=1", "schedule.n_gen=1", "conditional.reweight=batch",
                   "conditional.generator=concat", "variational.ratio=classifier_same_x")),
 ])
@@ -330,6 +332,9 @@ def test_sample_class_and_grid_and_eval_keys(tmp_path: Path) -> None:
                 "intra_coverage/classifier", "floor/class_accuracy/classifier"):
         assert key in ev and math.isfinite(ev[key]), key
     assert isinstance(ev["misassigned"], str)
+    from stablegan.reports.html import write_report
+
+    assert "misassigned classes" in write_report(run).read_text()
     code, err = run_cli("sample", "--run", str(run), "--class", "1", "--n", "4",
                         "--out", str(tmp_path / "c1.png"))
     assert code == 0, err and (tmp_path / "c1.png").is_file()
