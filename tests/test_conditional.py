@@ -385,3 +385,19 @@ def test_conditional_run_resumes_on_the_same_trajectory(tmp_path: Path, method: 
     a, b = whole.state_dict(), second.state_dict()
     assert_states_identical(a["networks"], b["networks"])
     assert_states_identical(a["ema"], b["ema"])
+
+
+def test_sharded_labelled_batches_are_the_ranks_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stablegan.training import distributed
+
+    y = torch.arange(40) % 4
+    x = y.float().reshape(-1, 1, 1, 1).expand(40, 1, 2, 2).contiguous()
+    whole_x, whole_y = FiniteSource("t", "images", x, y, seed=1, num_classes=4).sample_labelled(8)
+    parts = []
+    for r in range(2):
+        monkeypatch.setattr(distributed, "rank", lambda r=r: r)
+        monkeypatch.setattr(distributed, "world_size", lambda: 2)
+        src = distributed.ShardedSource(FiniteSource("t", "images", x, y, seed=1, num_classes=4))
+        parts.append(src.sample_labelled(4))
+    assert torch.equal(torch.cat([p[0] for p in parts]), whole_x)
+    assert torch.equal(torch.cat([p[1] for p in parts]), whole_y)
