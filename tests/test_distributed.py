@@ -213,6 +213,7 @@ TORCHRUN_ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1",
                     MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
 
 
+@pytest.mark.slow
 def test_torchrun_cli(tmp_path: Path) -> None:
     """``torchrun --nproc_per_node 2 -m stablegan train`` trains and writes one run."""
     out = tmp_path / "run"
@@ -277,6 +278,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 def test_sigkill_of_a_torchrun_group_then_resume_equals_an_uninterrupted_run(
         tmp_path: Path) -> None:
     """SIGKILL of the whole torchrun process group (launcher and both ranks) in the middle of a

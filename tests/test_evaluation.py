@@ -160,6 +160,7 @@ def test_class_metrics_use_the_classifier_in_pixel_space(digits_classifier):
     assert "is/pixels" not in res and "swd/classifier" not in res
 
 
+@pytest.mark.slow
 def test_auto_trains_caches_and_pins_a_classifier(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sgc, "AUTO_TRAIN_EPOCHS", 1)
     cfg = load_config("digits", None, BASE, 5)

@@ -208,6 +208,7 @@ def test_fail_on_stops_after_a_checkpoint_and_the_resume_does_not_refire(make_cf
     assert [r["step"] for r in rows if "health/diversity_collapse" in r] == [5]
 
 
+@pytest.mark.slow
 def test_cli_fail_on_all_stops_with_the_error_and_resumes(tmp_path, capsys):
     out = tmp_path / "r"
     sets = ["data.batch_size=16", "model.hidden=16", "model.layers=1", "log.tensorboard=false",
@@ -226,6 +227,7 @@ def test_cli_fail_on_all_stops_with_the_error_and_resumes(tmp_path, capsys):
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
 
 
+@pytest.mark.slow
 def test_a_healthy_short_ring_run_fires_none(make_cfg, capsys):
     trainer = Trainer.from_config(make_cfg("model.hidden=64", "model.layers=2",
                                            "health.burn_in=50", steps=300))

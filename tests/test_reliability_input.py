@@ -239,6 +239,7 @@ def names_a_key(err: str, touched: list[str]) -> bool:
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(ops=mutations)
+@pytest.mark.slow
 def test_mutated_recipe_runs_or_fails_with_exit_2_naming_the_key(recipe, datasets, ops):
     import yaml
 

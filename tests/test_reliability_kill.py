@@ -27,6 +27,9 @@ from stablegan.training.checkpoint import (
     save_checkpoint,
 )
 
+# end-to-end runs (training subprocesses, kills, faults): `make test` only, not test-fast
+pytestmark = pytest.mark.slow
+
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 STEPS = 200
 TRAIN_ARGS = ["--recipe", "ring", "--steps", str(STEPS), "--set", "model.hidden=32",

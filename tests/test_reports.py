@@ -248,6 +248,7 @@ def test_seed_band_interpolates_onto_common_grid(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------ reports
 
 
+@pytest.mark.slow
 def test_write_report(tmp_path: Path) -> None:
     run = _fake_run(tmp_path)
     index = write_report(run)
@@ -288,6 +289,7 @@ def test_missing_run_dir_raises(tmp_path: Path) -> None:
         write_compare_report(tmp_path / "empty")
 
 
+@pytest.mark.slow
 def test_write_compare_report(tmp_path: Path) -> None:
     cdir = tmp_path / "cmp"
     runs_root = cdir / "runs"

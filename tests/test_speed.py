@@ -56,6 +56,7 @@ def test_channels_last_dcgan(image_overrides: list[str]) -> None:
     assert conv.is_contiguous(memory_format=torch.channels_last)
 
 
+@pytest.mark.slow
 def test_compile_mlp_on_cpu() -> None:
     try:
         f = torch.compile(torch.nn.Linear(2, 2))
@@ -67,6 +68,7 @@ def test_compile_mlp_on_cpu() -> None:
     assert "lipschitz/gp" in t.history[-1]  # the penalty ran on the eager critic
 
 
+@pytest.mark.slow
 def test_gpu_benchmark_runs_on_cpu() -> None:
     import json
     import subprocess

@@ -306,6 +306,7 @@ def assert_resume_is_bit_identical(cfg, tmp_path: Path, attr: str, index: int,
     return second
 
 
+@pytest.mark.slow
 def test_resume_in_autoencoder_phase_is_bit_identical(tmp_path: Path) -> None:
     cfg = cfg_for(write_corpus(tmp_path / "corpus"), ae=10, steps=2)
     assert_resume_is_bit_identical(cfg, tmp_path, "autoencoder_step", 6)
@@ -483,6 +484,7 @@ def test_real_sentences_have_the_asked_styles(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------ shared pre-training
+@pytest.mark.slow
 def test_autoencoder_only_run_then_init_from_shares_g_and_c_and_resumes(tmp_path: Path) -> None:
     """steps=0 trains the autoencoder alone; a run with pretrain.init_from starts G and the
     own classifier C from it (D, S fresh), and resuming it mid-adversarial-phase with the

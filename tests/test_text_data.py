@@ -195,6 +195,7 @@ SPLIT_LINES = {
 
 @pytest.mark.parametrize("rel,limit", [("coco/train.txt", None), ("coco/test.txt", None),
                                        ("yelp/sentiment.dev.text", 5000)])
+@pytest.mark.slow
 def test_tokenize_every_corpus_line(rel: str, limit: int | None) -> None:
     preserve_line, words, punkt = nltk_tools()
     lines = corpus_lines(shared_file(f"text/{rel}"), limit)
@@ -495,6 +496,7 @@ def test_coco_folder_layouts_and_missing_files(tmp_path: Path) -> None:
         TEXT_SOURCES["coco"](data_cfg(ours / "train.txt"), 0)
 
 
+@pytest.mark.slow
 def test_coco_shared_benchmark(capsys: pytest.CaptureFixture) -> None:
     root = shared_file("text/coco/train.txt").parent
     s = TEXT_SOURCES["coco"](data_cfg(root, batch_size=64), 0)

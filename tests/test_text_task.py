@@ -49,6 +49,7 @@ def test_rsgan_losses_match_their_closed_form():
     assert torch.allclose(obj.d_loss(r2, f2, w), want)
 
 
+@pytest.mark.slow
 def test_oracle_trains_through_pretraining_and_adversarial_phases(oracle_cfg, tmp_path):
     cfg = oracle_cfg("pretrain.steps=4", steps=3)
     t = Trainer.from_config(cfg, out_dir=tmp_path / "run")
@@ -69,6 +70,7 @@ def test_oracle_trains_through_pretraining_and_adversarial_phases(oracle_cfg, tm
     assert len(text) == t.task.n_display and all(w.startswith("w") for w in text[0].split())
 
 
+@pytest.mark.slow
 def test_resume_inside_pretraining_continues_the_same_trajectory(oracle_cfg, tmp_path):
     whole = Trainer.from_config(oracle_cfg("pretrain.steps=6", steps=2), out_dir=tmp_path / "a")
     whole.fit()
@@ -140,6 +142,7 @@ def test_unknown_text_metric_and_image_metric_on_text_fail_before_training(oracl
         from_dict({"data": {"name": "oracle"}, "eval": {"metrics": ["bleuu"]}})
 
 
+@pytest.mark.slow
 def test_cli_text_run_sample_prints_sentences_eval_and_report(oracle_cfg, tmp_path, capsys):
     from stablegan.cli import main
 
