@@ -291,7 +291,7 @@ def test_the_coverage_monitor_fires_once_flags_the_row_and_survives_a_resume(cap
         assert m.fired == {"mode_coverage": 400}
     err = capsys.readouterr().err
     assert err.count("warning: health: mode_coverage at step 400: modes 6 (threshold 6, fell "
-                     "from its best of 8); the generator covers ever fewer") == 2
+                     "from its best of 8); the generator covers too few") == 2
     assert HealthMonitor(HealthConfig(), BATCH).check_eval(dict(rows[3]), 1000, None) == []
     off = HealthMonitor(HealthConfig(enabled=False), BATCH)
     assert [off.check_eval(dict(r), 1000, modes) for r in rows] == [[]] * len(rows)
