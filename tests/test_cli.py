@@ -285,6 +285,7 @@ def test_bad_eval_and_sample_inputs_exit_2(run_dir, tmp_path, capsys, argv, frag
 # ----------------------------------------------------------------------------- a real process
 
 
+@pytest.mark.slow
 def test_python_m_stablegan_in_a_subprocess(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     ok = subprocess.run([sys.executable, "-m", "stablegan", "methods"], capture_output=True,

@@ -60,6 +60,7 @@ def run(tmp_path_factory, classifier) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_classifier_verb_trains_and_saves(tmp_path, capsys, monkeypatch):
     assert main(["classifier", "train", "--recipe", "digits", "--epochs", "1"]) == 0
     captured = capsys.readouterr()
@@ -79,6 +80,7 @@ def test_classifier_verb_rejects_unlabelled_data(capsys):
     assert "error: data 'ring' has no labels" in err and "hint:" in err
 
 
+@pytest.mark.slow
 def test_eval_with_the_classifier_extractor(run, classifier, capsys):
     final = json.loads((run / "eval.json").read_text())  # written by train
     assert final["extractor"] == "classifier" and "fid/classifier" in final
@@ -113,6 +115,7 @@ def test_eval_missing_inception_weights_exits_2(run, tmp_path, capsys):
     assert "eval.extractor=classifier" in err and "stablegan classifier train" in err
 
 
+@pytest.mark.slow
 def test_eval_nan_features_exits_2(run, classifier, tmp_path, capsys):
     import shutil
 
@@ -130,6 +133,7 @@ def test_eval_nan_features_exits_2(run, classifier, tmp_path, capsys):
     assert str(broken) in err
 
 
+@pytest.mark.slow
 def test_eval_mismatched_channels_exits_2(tmp_path, capsys):
     data = tmp_path / "x.pt"
     torch.save(torch.rand(64, 1, 8, 8) * 2 - 1, data)
@@ -147,6 +151,7 @@ def test_eval_mismatched_channels_exits_2(tmp_path, capsys):
     assert "hint:" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_eval_classifier_for_other_images_exits_2(run, tmp_path, capsys):
     import shutil
 
@@ -161,6 +166,7 @@ def test_eval_classifier_for_other_images_exits_2(run, tmp_path, capsys):
     assert "trained on samples of shape (3, 8, 8)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_periodic_eval_keeps_best_and_stops_early(tmp_path, classifier, capsys):
     # floor/fid/classifier is the same at every evaluation: it never improves after the first,
     # so patience 2 stops training at the third evaluation (step 6 of 40)
@@ -179,6 +185,7 @@ def test_periodic_eval_keeps_best_and_stops_early(tmp_path, classifier, capsys):
     assert _last_json(capsys.readouterr().out)["step"] == 2
 
 
+@pytest.mark.slow
 def test_best_checkpoint_is_the_best_evaluation(tmp_path, classifier, capsys):
     out = tmp_path / "best"
     assert _train(out, 8, f"eval.classifier_path={classifier}", "eval.every=2",

@@ -151,6 +151,7 @@ def _collapsed(make_cfg, steps: int, *extra: str):
     return cfg, ConstantGenerator(), Critic()
 
 
+@pytest.mark.slow
 def test_a_constant_generator_raises_the_diversity_alarm_once(make_cfg, tmp_path, capsys):
     from stablegan.data import build_data
 
@@ -171,6 +172,7 @@ def test_a_constant_generator_raises_the_diversity_alarm_once(make_cfg, tmp_path
     assert "Training health" in html and "diversity_collapse" in html
 
 
+@pytest.mark.slow
 def test_the_health_check_does_not_change_the_trajectory(make_cfg):
     a = Trainer.from_config(make_cfg("health.every=1", steps=6))
     a.fit()
@@ -181,6 +183,7 @@ def test_the_health_check_does_not_change_the_trajectory(make_cfg):
         assert torch.equal(p, q), k
 
 
+@pytest.mark.slow
 def test_fail_on_stops_after_a_checkpoint_and_the_resume_does_not_refire(make_cfg, tmp_path,
                                                                           capsys):
     from stablegan.data import build_data
@@ -304,6 +307,7 @@ def test_coverage_thresholds_are_validated(make_cfg):
         make_cfg("health.coverage_floor=-0.1")
 
 
+@pytest.mark.slow
 def test_a_toy_run_gets_the_coverage_alarm_from_its_periodic_evaluations(make_cfg, tmp_path,
                                                                            capsys):
     # coverage_floor=1: fewer than all 8 modes from half the budget on (an untrained tiny net)

@@ -17,6 +17,7 @@ def _fit(*overrides: str, steps: int = 6) -> Trainer:
     return t
 
 
+@pytest.mark.slow
 def test_log_every_keeps_the_numbers() -> None:
     """Rows of log.every=3 are the rows 3 and 6 of log.every=1, rolling variances included."""
     every1 = {r["step"]: r for r in _fit("method=wgan-gp", "log.every=1").history}
@@ -197,6 +198,7 @@ def test_critic_step_without_its_norm_still_refuses_a_non_finite_gradient() -> N
 
 
 @pytest.mark.parametrize("method", ["wgan-gp", "ppo-gan"])
+@pytest.mark.slow
 def test_overhead_benchmark_hand_loop_is_the_same_maths(method: str) -> None:
     """benchmarks/overhead.py's hand-written loop ends two iterations on the library's weights
     bit for bit (same draws, same data), so its timing ratio compares like with like."""

@@ -157,6 +157,7 @@ def test_latent_pair_shapes_and_method_choice(tmp_path: Path) -> None:
     assert m.G.attention
 
 
+@pytest.mark.slow
 def test_reconstruction_improves_in_a_few_steps(tmp_path: Path) -> None:
     cfg = cfg_for(write_corpus(tmp_path), "optim.g_lr=0.01")
     trainer = Trainer.from_config(cfg)
@@ -243,6 +244,7 @@ def test_bleu_method4_wiring() -> None:
 
 
 # ------------------------------------------------------------------------------ end to end
+@pytest.mark.slow
 def test_train_eval_and_transfer_cli_end_to_end(tmp_path: Path, capsys) -> None:
     root = write_corpus(tmp_path / "corpus")
     run = tmp_path / "run"
@@ -325,6 +327,7 @@ def _yelp() -> Path | None:
 
 
 @pytest.mark.skipif(_yelp() is None, reason="Yelp data not found (STABLEGAN_SHARED_DATA)")
+@pytest.mark.slow
 def test_yelp_splits() -> None:
     d = build_data(DataConfig(name="yelp-style", path=str(_yelp()), batch_size=64,
                               holdout_fraction=0.05, max_items=3000), 0)
@@ -506,6 +509,7 @@ def test_autoencoder_only_run_then_init_from_shares_g_and_c_and_resumes(tmp_path
     assert second.step == 4 and {"S", "D"} <= set(second.method.networks)
 
 
+@pytest.mark.slow
 def test_init_from_with_another_architecture_is_refused(tmp_path: Path) -> None:
     from stablegan.errors import CheckpointError
 

@@ -179,6 +179,7 @@ ALPHABET = st.sampled_from(
 
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.lists(ALPHABET, max_size=30).map("".join))
+@pytest.mark.slow
 def test_random_strings_match_nltk(text: str) -> None:
     _, words, punkt = nltk_tools()
     assert treebank_tokenize(text) == words.tokenize(text)
@@ -270,6 +271,7 @@ TOKENS = st.text(alphabet="abcdefg.',-", min_size=1, max_size=4)
 
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(st.lists(st.lists(TOKENS, max_size=8), min_size=1, max_size=6), st.data())
+@pytest.mark.slow
 def test_vocabulary_round_trip(corpus: list[list[str]], data: st.DataObject) -> None:
     v = Vocabulary.build(corpus)
     assert Vocabulary.build(list(reversed(corpus))) == v

@@ -124,6 +124,7 @@ def test_resume_allows_more_steps_and_cosmetic_changes(make_cfg, tmp_path):
     assert [r["step"] for r in _rows(tmp_path / "metrics.jsonl")] == [1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_architecture_names_the_mismatched_tensors(make_cfg, tmp_path):
     Trainer.from_config(make_cfg(steps=1), out_dir=tmp_path).fit()
     wider = Trainer.from_config(make_cfg("model.hidden=8", steps=1), out_dir=tmp_path)
@@ -138,6 +139,7 @@ def test_checkpoint_of_another_architecture_names_the_mismatched_tensors(make_cf
     assert wider.step == 0
 
 
+@pytest.mark.slow
 def test_resume_falls_back_to_the_previous_checkpoint_when_last_is_corrupt(make_cfg, tmp_path):
     cfg = make_cfg("log.checkpoint_every=1", steps=2)
     Trainer.from_config(cfg, out_dir=tmp_path).fit()
@@ -156,6 +158,7 @@ def test_resume_without_checkpoint_is_an_error(make_cfg, tmp_path):
         trainer.resume()
 
 
+@pytest.mark.slow
 def test_load_run_restores_the_trained_generator(make_cfg, tmp_path):
     trainer = Trainer.from_config(make_cfg("ema.decay=0.5", steps=2), out_dir=tmp_path)
     trainer.fit()
