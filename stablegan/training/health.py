@@ -36,13 +36,18 @@ import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from stablegan.config import HEALTH_ALARMS, HealthConfig
 from stablegan.errors import HealthError
+
+if TYPE_CHECKING:
+    from stablegan.data.base import DataSource
+    from stablegan.tasks.base import Task
 
 Row = dict[str, Any]
 # (figure, threshold) when the alarm's condition holds on this row, else None
@@ -295,34 +300,50 @@ def spread_ratio(monitor: HealthMonitor, G: nn.Module, z: Tensor, task: Any,
 
 
 class HealthChecks:
-    """The trainer's use of the monitor: check rows, print alarms, stop on fail_on (a Trainer
-    mixin)."""
+    """The trainer's use of the monitor (a part of the Trainer): check the rows of the
+    adversarial phase, print each alarm once, and the error that stops a run on
+    ``health.fail_on``. The spread of the generator's samples is measured on ``fixed_z``
+    against ``data``'s reals through ``task.to_eval``."""
 
-    health: Any
-    step: int
-    method: Any
-    fixed_z: Any
-    task: Any
-    data: Any
-    out_dir: Any
-    _phases: Any
+    def __init__(self, monitor: HealthMonitor, generator: nn.Module, fixed_z: Tensor,
+                 task: Task, data: DataSource, out_dir: Path | None) -> None:
+        self.monitor = monitor
+        self.generator = generator
+        self.fixed_z = fixed_z
+        self.task = task
+        self.data = data
+        self.out_dir = out_dir
 
-    def _health_check(self, row: dict[str, Any]) -> list[dict[str, Any]]:
-        """Training-health alarms on this row (``stablegan.training.health``), each printed
-        once and flagged in the row as ``health/<name>: 1``."""
-        if not self.health.enabled:
+    def due(self, step: int, total_steps: int) -> bool:
+        """Whether iteration ``step`` of ``total_steps`` is one the monitor samples (its
+        diversity check), so its row must be converted even when it is not logged."""
+        return self.monitor.enabled and step % self.monitor.every(total_steps) == 0
+
+    def check(self, row: dict[str, Any], step: int, total_steps: int) -> list[dict[str, Any]]:
+        """Training-health alarms on this row, each printed once and flagged in the row as
+        ``health/<name>: 1``."""
+        if not self.monitor.enabled:
             return []
-        if self.step % self.health.every(self._phases[-1].steps) == 0:
-            ratio = spread_ratio(self.health, self.method.G, self.fixed_z, self.task, self.data)
+        if self.due(step, total_steps):
+            ratio = spread_ratio(self.monitor, self.generator, self.fixed_z, self.task, self.data)
             if ratio is not None:
                 row["samples/spread_ratio"] = ratio
-        alarms = self.health.check(row)
+        alarms = self.monitor.check(row)
         for a in alarms:
             row[f"health/{a['alarm']}"] = 1
             print(format_alarm(a), file=sys.stderr)
         return alarms
 
-    def _health_error(self, a: dict[str, Any]) -> HealthError:
+    def check_eval(self, row: dict[str, Any], total_steps: int) -> list[dict[str, Any]]:
+        """The ``mode_coverage`` alarm on a periodic evaluation row
+        (:meth:`HealthMonitor.check_eval`), for data with known modes."""
+        return self.monitor.check_eval(row, total_steps, getattr(self.data, "modes", None))
+
+    def first_stop(self, alarms: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The first of ``alarms`` that ``health.fail_on`` names, or None."""
+        return next((a for a in alarms if self.monitor.stops(a["alarm"])), None)
+
+    def error(self, a: dict[str, Any]) -> HealthError:
         """The stop of an alarm in ``health.fail_on`` (raised after the checkpoint is saved)."""
         fix = f"remove '{a['alarm']}' from health.fail_on; {a['advice']}"
         saved = ""
@@ -333,4 +354,3 @@ class HealthChecks:
         return HealthError(f"health alarm {a['alarm']} at step {a['step']}: {a['reads']} "
                            f"{a['figure']:.4g} (threshold {a['threshold']:.4g}){saved}",
                            hint=fix, alarm=a)
-
