@@ -97,12 +97,14 @@ def test_eval_with_the_classifier_extractor(run, classifier, capsys):
     assert json.loads((run / "eval.json").read_text()) == res
 
 
+@pytest.mark.slow
 def test_eval_too_few_samples_exits_2(run, capsys):
     assert main(["eval", "--run", str(run), "--n", "3"]) == 2
     err = capsys.readouterr().err
     assert "too few for metric 'is': at least 10 are needed" in err and "--n 10" in err
 
 
+@pytest.mark.slow
 def test_eval_missing_inception_weights_exits_2(run, tmp_path, capsys):
     bad = tmp_path / "run"
     import shutil
@@ -200,6 +202,7 @@ def test_best_checkpoint_is_the_best_evaluation(tmp_path, classifier, capsys):
     assert res["fid/classifier"] == pytest.approx(best["fid/classifier"])
 
 
+@pytest.mark.slow
 def test_eval_set_accepts_only_eval_keys(tmp_path, capsys):
     from stablegan.cli import main
 
@@ -242,6 +245,7 @@ def test_bad_best_metric_or_missing_weights_fail_before_training(tmp_path, capsy
     assert not (run / "checkpoints" / "last.pt").exists()
 
 
+@pytest.mark.slow
 def test_possible_keys_cover_what_evaluations_produce(run, tmp_path):
     """The pre-flight key set is a superset of the keys real evaluations write (so a valid
     best_metric is never refused), for images with the classifier and for toy points."""

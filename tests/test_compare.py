@@ -63,6 +63,7 @@ def test_compare_tiny_budget_writes_all_outputs_and_resumes(tmp_path):
 
 @pytest.mark.parametrize("method", ["ppo-gan", "wgan-gp",
                                     "ppo-gan+variational.ratio=classifier_same_x"])
+@pytest.mark.slow
 def test_surrogate_landscape(tmp_path, method):
     name, *extra = method.split("+")
     cfg = load_config("ring", overrides=[*TINY, f"method={name}", *extra, "log.progress=false"],

@@ -108,6 +108,7 @@ def test_mlp_classifier_for_vectors():
     assert feats.shape == (10, model.hidden) and logits.shape == (10, 3)
 
 
+@pytest.mark.slow
 def test_classifier_extractor_and_save_load(digit_classifier, digits, tmp_path):
     model, _ = digit_classifier
     x, _ = digits

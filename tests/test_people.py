@@ -59,6 +59,7 @@ def test_estimate_changes_no_number(make_cfg):
 
 
 # ----------------------------------------------------------------------------- end-of-run output
+@pytest.mark.slow
 def test_end_of_run_prints_a_short_table_not_a_json_line(tmp_path, capsys):
     from stablegan.cli import main
 

@@ -260,6 +260,7 @@ def _generator_grads(m, freeze: bool) -> tuple[list[Tensor], list[Tensor | None]
 
 
 @pytest.mark.parametrize("method", ["relgan", "ppo-gan"])
+@pytest.mark.slow
 def test_frozen_critic_in_the_generator_step_keeps_g_gradients_bit_for_bit(method: str) -> None:
     """D (and C) at requires_grad=False during the generator step: G's gradients are those of
     the trainable critic bit for bit, and D/C get no gradient at all (they do without it)."""
@@ -280,6 +281,7 @@ def test_frozen_critic_in_the_generator_step_keeps_g_gradients_bit_for_bit(metho
     assert all(p.grad is not None for p in m.G.parameters())
 
 
+@pytest.mark.slow
 def test_text_iteration_is_the_previous_codes_maths() -> None:
     """Three relgan iterations of the current code against benchmarks/text_reference.py's previous
     computations (one-hot reals, Conv2d, trainable D in the G step, one rand per token, per-step
@@ -362,6 +364,7 @@ def _d_flops(b: int, t: int, v: int, e: int, reps: int, sizes: tuple[int, ...], 
         + 2 * b * reps * 100
 
 
+@pytest.mark.slow
 def test_flop_count_of_the_oracle_generator_and_critic_forward_is_the_closed_form() -> None:
     """torch.utils.flop_counter.FlopCounterMode on the oracle recipe's models (V 5,000, T 20,
     batch 64): the generator's relaxed forward, its no-grad sampling (which the expand-ed start

@@ -643,6 +643,7 @@ def test_style_adversary_ratio_clipping_sign(tmp_path: Path) -> None:
                "loss/g": 5.125441551208496}),
     ("ppo-gan", {"loss/d": 4.2628865242004395, "loss/adv": -0.31671279668807983,
                  "loss/g": 4.125231027603149})])
+@pytest.mark.slow
 def test_prior_adversary_gives_the_numbers_before_issue_18(tmp_path: Path, method: str,
                                                            values: dict) -> None:
     extra = ["schedule.n_critic=2", "schedule.n_gen=2"] if method == "ppo-gan" else []
@@ -657,6 +658,7 @@ def test_prior_adversary_gives_the_numbers_before_issue_18(tmp_path: Path, metho
 
 
 # ------------------------------------------------------------------------------ z probe
+@pytest.mark.slow
 def test_probe_accuracy_on_synthetic_codes() -> None:
     from stablegan.metrics.style import probe_accuracy
 
