@@ -20,6 +20,7 @@ def _fit(*overrides: str, steps: int = 6) -> Trainer:
     return t
 
 
+@pytest.mark.slow
 def test_log_every_keeps_the_numbers() -> None:
     """Rows of log.every=3 are the rows 3 and 6 of log.every=1, rolling variances included."""
     every1 = {r["step"]: r for r in _fit("method=wgan-gp", "log.every=1").history}
@@ -59,6 +60,7 @@ def test_channels_last_dcgan(image_overrides: list[str]) -> None:
     assert conv.is_contiguous(memory_format=torch.channels_last)
 
 
+@pytest.mark.slow
 def test_compile_mlp_on_cpu() -> None:
     try:
         f = torch.compile(torch.nn.Linear(2, 2))
@@ -70,6 +72,7 @@ def test_compile_mlp_on_cpu() -> None:
     assert "lipschitz/gp" in t.history[-1]  # the penalty ran on the eager critic
 
 
+@pytest.mark.slow
 def test_gpu_benchmark_runs_on_cpu() -> None:
     import json
     import subprocess
@@ -198,6 +201,7 @@ def test_critic_step_without_its_norm_still_refuses_a_non_finite_gradient() -> N
 
 
 @pytest.mark.parametrize("method", ["wgan-gp", "ppo-gan"])
+@pytest.mark.slow
 def test_overhead_benchmark_hand_loop_is_the_same_maths(method: str) -> None:
     """benchmarks/overhead.py's hand-written loop ends two iterations on the library's weights
     bit for bit (same draws, same data), so its timing ratio compares like with like."""
@@ -256,6 +260,7 @@ def _generator_grads(m, freeze: bool) -> tuple[list[Tensor], list[Tensor | None]
 
 
 @pytest.mark.parametrize("method", ["relgan", "ppo-gan"])
+@pytest.mark.slow
 def test_frozen_critic_in_the_generator_step_keeps_g_gradients_bit_for_bit(method: str) -> None:
     """D (and C) at requires_grad=False during the generator step: G's gradients are those of
     the trainable critic bit for bit, and D/C get no gradient at all (they do without it)."""
@@ -276,6 +281,7 @@ def test_frozen_critic_in_the_generator_step_keeps_g_gradients_bit_for_bit(metho
     assert all(p.grad is not None for p in m.G.parameters())
 
 
+@pytest.mark.slow
 def test_text_iteration_is_the_previous_codes_maths() -> None:
     """Three relgan iterations of the current code against benchmarks/text_reference.py's previous
     computations (one-hot reals, Conv2d, trainable D in the G step, one rand per token, per-step
@@ -358,6 +364,7 @@ def _d_flops(b: int, t: int, v: int, e: int, reps: int, sizes: tuple[int, ...], 
         + 2 * b * reps * 100
 
 
+@pytest.mark.slow
 def test_flop_count_of_the_oracle_generator_and_critic_forward_is_the_closed_form() -> None:
     """torch.utils.flop_counter.FlopCounterMode on the oracle recipe's models (V 5,000, T 20,
     batch 64): the generator's relaxed forward, its no-grad sampling (which the expand-ed start
