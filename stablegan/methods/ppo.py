@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from stablegan.config import Config
 from stablegan.errors import ConfigError
-from stablegan.methods.gan import GANMethod
+from stablegan.methods.gan import GANMethod, dense_like
 from stablegan.objectives import per_sample
 from stablegan.training.phases import Stats
 from stablegan.variational import (
@@ -99,7 +99,7 @@ class ClassifierRatio:
         else:
             # one forward pass over reals and fakes together: with BatchNorm, separate passes
             # would let C tell them apart by batch statistics, which its eval-mode logits never see
-            logits = self.C(torch.cat([real, fake])).reshape(-1)
+            logits = self.C(torch.cat([dense_like(real, fake), fake])).reshape(-1)
             l_real, l_fake = logits[: real.shape[0]], logits[real.shape[0]:]
         loss = (F.binary_cross_entropy_with_logits(l_real, torch.ones_like(l_real))
                 + F.binary_cross_entropy_with_logits(l_fake, torch.zeros_like(l_fake)))
@@ -275,7 +275,8 @@ class PPOGANMethod(GANMethod):
         mean_score = scores.detach().mean()
         stats["critic/g_fake"] = mean_score
         stats["loss/g_wgan"] = -mean_score
-        return loss, {"clipped surrogate": loss, "log ratio": log_r}, stats
+        terms = {"clipped surrogate": loss, "log ratio": log_r}
+        return self.generator_terms(loss, terms, stats), terms, stats
 
     def warmup_steps(self) -> int:
         extra = (self.cfg.variational.classifier_warmup

@@ -58,6 +58,11 @@ _PPO_TEXT_AUTHORS = {
 }
 
 
+# mimicry's cGAN-PD: hinge loss, spectral norm on D (and its class embedding), cBN generator
+_CGAN_PD = {"objective": {"loss": "hinge"}, "lipschitz": {"spectral_norm": True},
+            "conditional": {"generator": "cbn", "critic": "projection"}}
+
+
 def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
     from stablegan.config import deep_merge
 
@@ -99,6 +104,17 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
                                        "variational": {"clip": False}})),
     "ppo-gan-clip": ("ablation: generator probability-ratio clipping only, 5:5",
                      _merge(_PPO, {"variational": {"reweight": False}})),
+    # class-conditional (docs/conditional.md): G and D see the class
+    "cgan-pd": ("class-conditional GAN with a projection discriminator: hinge loss, spectral "
+                "norm, conditional BatchNorm in G (mimicry's cGAN-PD, Miyato & Koyama 2018)",
+                _CGAN_PD),
+    "acgan": ("auxiliary-classifier GAN: non-saturating loss, conditional BatchNorm in G, a "
+              "class head on D, cross-entropy on real and fake (weight conditional.aux_weight), "
+              "Odena et al. 2017", {"objective": {"loss": "nonsaturating"},
+                                     "conditional": {"generator": "cbn", "critic": "ac"}}),
+    "cgan-ppo": ("the variational method conditioned on the class: cgan-pd's networks, "
+                 "WGAN-GP critic re-weighted per class, ratio clipping with C(x, y) (5:5)",
+                 _merge(_PPO, {"conditional": {"generator": "cbn", "critic": "projection"}})),
 }
 
 

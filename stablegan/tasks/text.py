@@ -1,6 +1,7 @@
 """Text: sentences of ``max_len`` token ids (the oracle, COCO captions, EMNLP news, any corpus).
 
-* The critic sees one-hots ``(B, max_len, V)``: exact one-hots of data sentences, the
+* The critic sees one-hots ``(B, max_len, V)``: exact one-hots of data sentences (given as
+  token ids, which the discriminator embeds by lookup: the same numbers), the
   generator's Gumbel-softmax relaxation ``softmax(beta * (logits + g))`` of its own (RelGAN);
   ``beta = model.beta_scale * schedule(i, N)`` is annealed from 1 to ``model.beta_max``
   (``model.beta_schedule``, RelGAN's schedules) over ``N = model.beta_steps`` adversarial steps
@@ -85,7 +86,9 @@ class TextTask(Task):
 
     # ------------------------------------------------------------------ drawing
     def real_batch(self, n: int) -> Tensor:
-        return self.critic_view(self.data.sample(n))
+        # token ids (n, max_len): the discriminator embeds them by lookup, the same numbers as
+        # its linear map of their one-hots without building the (n, max_len, V) one-hot
+        return self.data.sample(n)
 
     def prior(self, n: int, latent_dim: int, device: torch.device | str = "cpu",
               generator: torch.Generator | None = None) -> Tensor:
