@@ -416,3 +416,17 @@ def test_text_speed_benchmark_runs_and_reports_its_ratios(tmp_path) -> None:
     assert res["methods"]["mle"]["updates_per_iteration"] == 1
     assert res["flops"]["gflop_per_iteration"] > 0
     assert "FlopCounterMode fails" in res["flops"]["gflop_per_iteration_previous"]
+
+
+def test_gradient_penalty_on_text_interpolates_the_one_hots_of_the_real_ids() -> None:
+    """Real sentences arrive as token ids; the penalty's interpolates need them dense:
+    ``dense_like`` gives exactly their one-hots, and a wgan-gp critic step on text runs."""
+    from stablegan.methods.gan import dense_like
+
+    ids = torch.tensor([[0, 3, 1], [2, 2, 4]])
+    soft = torch.rand(2, 3, 5)
+    assert torch.equal(dense_like(ids, soft), torch.nn.functional.one_hot(ids, 5).float())
+    assert dense_like(soft, soft) is soft and dense_like(ids, ids) is ids
+    m = _text_trainer("method=wgan-gp").method
+    stats = m.d_step()
+    assert float(stats["lipschitz/gp"]) > 0
