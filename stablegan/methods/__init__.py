@@ -4,12 +4,12 @@
 generator phase of Wu et al. (2020). ``presets`` names config fragments over both.
 """
 
+from stablegan.methods.conditional import build_method  # conditional or ppo.build_method
 from stablegan.methods.gan import GANMethod, NonFiniteError
 from stablegan.methods.ppo import (
     ClassifierRatio,
     ExactRatio,
     PPOGANMethod,
-    build_method,
     method_class,
 )
 from stablegan.methods.presets import PRESETS, describe, preset_fragment

@@ -287,7 +287,7 @@ class GANMethod:
                 weights = self.importance_weights(s_fake, stats)
             adv = self.objective.d_loss(s_real, s_fake, weights)
         terms = {"adversarial loss": adv}
-        loss = adv
+        loss = self.critic_terms(adv, terms, stats)
         gp_cfg = cfg.lipschitz.gradient_penalty
         # lazy regularisation: the penalty on every k-th critic step, weighted k * lambda
         if gp_cfg.weight > 0 and self.counts["D"] % gp_cfg.every == 0:
@@ -395,8 +395,18 @@ class GANMethod:
             terms["feature matching"] = fm
             loss = loss + fm_weight * fm
             stats["loss/feature_matching"] = fm.detach()
+        loss = self.generator_terms(loss, terms, stats)
         stats["critic/g_fake"] = scores.detach().mean()
         return loss, terms, stats
+
+    def critic_terms(self, loss: Tensor, terms: dict[str, Tensor], stats: Stats) -> Tensor:
+        """Hook: further critic-loss terms on this step's scores (AC-GAN's class loss,
+        ``methods.conditional``); none here."""
+        return loss
+
+    def generator_terms(self, loss: Tensor, terms: dict[str, Tensor], stats: Stats) -> Tensor:
+        """Hook: further generator-loss terms (AC-GAN's class loss); none here."""
+        return loss
 
     # ---------------------------------------------------------------- state
     def extra_state(self) -> dict[str, Any]:
