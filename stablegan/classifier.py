@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stablegan.core.cache import cache_dir
 from stablegan.errors import DataError, StableganError
 
 DEFAULT_EPOCHS = 20
@@ -42,15 +43,6 @@ AUTO_TRAIN_MAX_ITEMS = 10_000  # eval.extractor=auto trains a classifier on the 
 AUTO_TRAIN_MIN_ITEMS = 500  # ... and from this size (fewer labelled items: no useful classifier)
 AUTO_TRAIN_EPOCHS = 20
 DEFAULT_LR = 3e-3  # Adam; 0.97-0.98 test accuracy on digits in 20 epochs (1e-3: 0.96)
-
-
-def cache_dir() -> Path:
-    """``$STABLEGAN_CACHE_DIR``, else ``$XDG_CACHE_HOME/stablegan``, else ``~/.cache/stablegan``."""
-    env = os.environ.get("STABLEGAN_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "stablegan"
 
 
 def classifier_key(data_cfg: Any) -> str:
@@ -130,12 +122,6 @@ def labelled_training_data(data: Any) -> tuple[Any, Any, int]:
                  "'y': labels}), or evaluate with --set eval.extractor=pixels (or inception)",
         )
     x, y = got
-    from stablegan.tasks import task_class
-
-    if not task_class(data).domain_classifier:
-        raise DataError(f"data '{data.name}' holds {data.task}, not images",
-                        hint="the domain classifier is for image data; toy data is evaluated "
-                             "with mode metrics and SWD in its own coordinates")
     num_classes = data.num_classes or int(y.max()) + 1
     return x, y, int(num_classes)
 

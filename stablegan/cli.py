@@ -202,7 +202,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from stablegan.training.trainer import load_run
+    from stablegan.training.runs import load_run
 
     if args.n < 1:
         raise StableganError(f"--n must be >= 1, got {args.n}")
@@ -219,7 +219,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from stablegan.training.trainer import load_run
+    from stablegan.training.runs import load_run
 
     trainer = load_run(args.run, args.checkpoint, eval_overrides=args.overrides)
     result = trainer.evaluate(args.n, final=True)
@@ -231,14 +231,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_classifier(args: argparse.Namespace) -> int:
     from stablegan.classifier import train_classifier
+    from stablegan.data import build_data
     from stablegan.recipes import load_config
+    from stablegan.tasks.extractors import check_classifier_data
 
     if not (args.recipe or args.config):
         raise StableganError("give --recipe NAME or --config FILE: the classifier is trained on "
                              "that config's data", hint="e.g. stablegan classifier train "
                              "--recipe digits")
     cfg = load_config(args.recipe, args.config, args.overrides)
-    info = train_classifier(cfg, epochs=args.epochs, seed=args.seed, out=args.out,
+    data = build_data(cfg.data, cfg.seed)
+    check_classifier_data(data)
+    info = train_classifier(cfg, epochs=args.epochs, seed=args.seed, out=args.out, data=data,
                             log=lambda msg: print(msg, file=sys.stderr))
     print(json.dumps(info))
     return 0

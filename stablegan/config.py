@@ -204,6 +204,10 @@ class VariationalConfig:
     ratio_gradient: bool = True
 
 
+# the data names of the style task (stablegan.data.style registers their sources under these)
+STYLE_DATA = ("yelp-style", "text-style")
+
+
 @dataclass
 class StyleConfig:
     """Text style transfer (task "style": data yelp-style / text-style, methods.style)."""
@@ -624,9 +628,7 @@ def validate(cfg: Config) -> None:
 
 def _validate_run(cfg: Config) -> None:
     """steps, seed, device"""
-    from stablegan.data.style import STYLE_SOURCES
-
-    autoencoder_only = cfg.data.name in STYLE_SOURCES and cfg.style.autoencoder_steps > 0
+    autoencoder_only = cfg.data.name in STYLE_DATA and cfg.style.autoencoder_steps > 0
     _check(cfg.steps >= 1 or (cfg.steps == 0 and (cfg.pretrain.steps > 0 or autoencoder_only)),
            "steps", f"must be at least 1 (0 only with pretrain.steps > 0: maximum likelihood "
                     f"alone, or style.autoencoder_steps > 0: the autoencoder alone), got "

@@ -18,8 +18,8 @@ from typing import Any
 
 from stablegan.config import Config, build, deep_merge
 from stablegan.errors import ConfigError
-from stablegan.evaluation import check_eval_config
 from stablegan.methods.presets import PRESETS, preset_fragment
+from stablegan.metrics.settings import check_eval_config
 
 __all__ = ["from_dict", "resolve"]
 

@@ -31,8 +31,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+import stablegan.data.news as news
 from stablegan.config import DataConfig
-from stablegan.data import news
 from stablegan.data.base import FiniteSource, check_split
 from stablegan.data.tokenizer import tokenize
 from stablegan.errors import ConfigError, DataError

@@ -88,11 +88,6 @@ class Task:
         """A generated batch in evaluation form (identity; token ids for text)."""
         return x
 
-    def method_class(self, cfg: Any) -> type | None:
-        """The method class this task trains with (None: the config decides, see
-        ``stablegan.methods.ppo.method_class``); the style task returns ``StyleMethod``."""
-        return None
-
     # ------------------------------------------------------------------ models
     def build_models(self, model_cfg: Any) -> tuple[nn.Module, nn.Module]:
         from stablegan.models import build_models

@@ -4,8 +4,9 @@
 * The generator is the :class:`~stablegan.models.style.StyleAutoencoder`; the critic is the
   latent-code critic on its content codes (the pair is ``LatentPair``), so the "fakes" the
   checks see are codes of shape ``(z_dim,)``.
-* The method is :class:`~stablegan.methods.style.StyleMethod` (:meth:`method_class`), under any
-  objective preset (``nsgan``, ``wgan-gp``, ``ppo-gan``, ...).
+* The method is :class:`~stablegan.methods.style.StyleMethod` (chosen for this task by
+  ``stablegan.methods.method_for``), under any objective preset (``nsgan``, ``wgan-gp``,
+  ``ppo-gan``, ...).
 * The prior (the fixed display input) is the first ``n_display`` sentences of the test split
   with their labels; samples are their transfers to the other style, written as
   ``input => output`` lines.
@@ -34,11 +35,6 @@ class StyleTask(Task):
     def __init__(self, data: Any, cfg: Any) -> None:
         super().__init__(data, cfg)
         self._eval_classifier: Any = None
-
-    def method_class(self, cfg: Any) -> type:
-        from stablegan.methods.style import StyleMethod
-
-        return StyleMethod
 
     # ------------------------------------------------------------------ drawing
     def test_packed(self, n: int | None = None) -> Tensor:

@@ -53,7 +53,6 @@ from stablegan.training.rundir import (
     Interrupted,
     RunDirectory,
     advance,
-    load_run,
     progress_bar,
     write_final_outputs,
 )
@@ -72,7 +71,7 @@ SAMPLE_SEED_OFFSET = 9_973
 WATCH_STEPS = (1, 10, 100)
 # the one-line wall-time estimate: after this many timed iterations or seconds, whichever first
 
-__all__ = ["Interrupted", "RunDirectoryError", "Trainer", "load_run", "seed_everything"]
+__all__ = ["Interrupted", "RunDirectoryError", "Trainer", "seed_everything"]
 
 
 class Trainer(TrainerState, Safeguards, RunDirectory, DataParallel, HealthChecks):
