@@ -6,8 +6,8 @@ domain classifier or Inception-v3, and the default image metrics.
 * ``auto`` (default): points use their coordinates. Images use the domain classifier when one is
   found (``eval.classifier_path``, ``RUN/classifier.pt``, the cache; see
   :mod:`stablegan.classifier`) or the data is labelled with 500 to 10,000 training items
-  (``AUTO_TRAIN_MIN_ITEMS``, ``AUTO_TRAIN_MAX_ITEMS``; digits: trained once in ~5 s, then
-  cached); else
+  (``AUTO_TRAIN_MIN_ITEMS``, ``AUTO_TRAIN_MAX_ITEMS`` of :mod:`stablegan.classifier`; digits:
+  trained once in ~5 s, then cached); else
   ``inception`` when its weights file is on disk (``eval.inception_weights`` or torch-fidelity's
   cache) and torch-fidelity imports; else ``pixels``, with a note saying how to get a classifier.
 * ``classifier``, ``inception``, ``pixels`` or any name given to
@@ -31,15 +31,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from stablegan.classifier import (
-    AUTO_TRAIN_EPOCHS,
-    AUTO_TRAIN_MAX_ITEMS,
-    AUTO_TRAIN_MIN_ITEMS,
-    default_classifier_path,
-    matches_data,
-    pin_to_run,
-    train_classifier,
-)
+import stablegan.classifier as clf  # its AUTO_TRAIN_* settings are read when used
+from stablegan.classifier import default_classifier_path, matches_data, pin_to_run, train_classifier
 from stablegan.errors import ConfigError, DataError, StableganError
 from stablegan.metrics.features import (
     INCEPTION_FILENAME,
@@ -132,14 +125,14 @@ def check_classifier_data(data: Any) -> None:
 def can_auto_train(data: Any) -> bool:
     return (task_class(data).domain_classifier and data.num_classes is not None
             and data.size is not None
-            and AUTO_TRAIN_MIN_ITEMS <= data.size <= AUTO_TRAIN_MAX_ITEMS)
+            and clf.AUTO_TRAIN_MIN_ITEMS <= data.size <= clf.AUTO_TRAIN_MAX_ITEMS)
 
 
 def no_classifier(cfg: Any, data: Any, run_dir: Path | None) -> ConfigError:
     why = ("its data has no labels" if data.num_classes is None else
            "its data is not a finite image set" if not data.size else
            f"its data has {data.size} labelled training items; one is trained on the fly "
-           f"only for {AUTO_TRAIN_MIN_ITEMS} to {AUTO_TRAIN_MAX_ITEMS}")
+           f"only for {clf.AUTO_TRAIN_MIN_ITEMS} to {clf.AUTO_TRAIN_MAX_ITEMS}")
     return ConfigError(f"eval.extractor=classifier but there is no domain classifier for "
                        f"data '{data.name}' ({why})", hint=classifier_hint(cfg, run_dir))
 
@@ -151,10 +144,11 @@ def classifier_for(cfg: Any, data: Any, run_dir: Path | None, device: str, notes
     path, origin = find_classifier(cfg, run_dir, data, notes)
     if path is None and train and can_auto_train(data):
         print(f"evaluation: training a domain classifier for '{data.name}' ({data.size:,} "
-              f"labelled items, {AUTO_TRAIN_EPOCHS} epochs; about a minute on 2 CPU cores for "
-              "MNIST-sized data, once: it is cached) for the feature space of <metric>/classifier",
+              f"labelled items, {clf.AUTO_TRAIN_EPOCHS} epochs; about a minute on 2 CPU cores "
+              "for MNIST-sized data, once: it is cached) for the feature space of "
+              "<metric>/classifier",
               file=sys.stderr)
-        info = train_classifier(cfg, epochs=AUTO_TRAIN_EPOCHS, seed=0, data=data,
+        info = train_classifier(cfg, epochs=clf.AUTO_TRAIN_EPOCHS, seed=0, data=data,
                                 log=lambda msg: print(msg, file=sys.stderr))
         path, origin = Path(info["path"]), "cache"
         notes.append(f"trained a domain classifier for '{data.name}' on the fly (test accuracy "
