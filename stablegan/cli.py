@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output file (default: stdout)")
     p.add_argument("--checkpoint", default="last.pt", help="last.pt or best.pt")
 
+    p = sub.add_parser("config", help="print the resolved config (defaults <- method preset <- "
+                       "recipe or file <- --set) as YAML, or one key's value; checks it")
+    _add_config_args(p)
+    p.add_argument("key", nargs="?", help="a config key, e.g. optim.g_lr or schedule")
+
     sub.add_parser("recipes", help="list built-in recipes")
     sub.add_parser("methods", help="list method presets (--set method=NAME)")
     return parser
@@ -147,7 +152,7 @@ def _resume_config(out: Path, args: argparse.Namespace) -> Any:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from stablegan.recipes import load_config
-    from stablegan.training.trainer import Interrupted, Trainer
+    from stablegan.training.rundir import Interrupted
 
     out_hint: list[Path] = []
 
@@ -174,6 +179,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         elif ckpt.is_file():
             raise StableganError(f"{out} already holds a run; refusing to overwrite it",
                                  hint="pass --resume to continue it, or choose another --out")
+        from stablegan.training.trainer import Trainer  # torch: once the config is known good
+
         trainer = Trainer.from_config(cfg, out_dir=out)
         if args.resume:
             for warning in trainer.resume(force=args.force):
@@ -272,9 +279,28 @@ def cmd_recipes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    import yaml
+
+    from stablegan.config import ConfigError
+    from stablegan.recipes import load_config
+
+    cfg = load_config(args.recipe, args.config, args.overrides, args.steps, args.seed)
+    value: Any = cfg.to_dict()
+    if args.key:
+        for part in args.key.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise ConfigError(f"unknown config key '{args.key}'",
+                                  hint="run 'stablegan config' for every key")
+            value = value[part]
+        value = {args.key: value}
+    sys.stdout.write(yaml.safe_dump(value, sort_keys=False))
+    return 0
+
+
 def cmd_methods(args: argparse.Namespace) -> int:
     from stablegan.config import Config
-    from stablegan.methods import describe
+    from stablegan.methods.presets import describe
     from stablegan.recipes import recipe_dict, recipe_names
 
     for name, desc in describe():
@@ -345,7 +371,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 COMMANDS = {"classifier": cmd_classifier,
             "compare": cmd_compare, "demo": cmd_demo, "diagnose": cmd_diagnose,
             "report": cmd_report, "train": cmd_train, "sample": cmd_sample, "eval": cmd_eval,
-            "recipes": cmd_recipes, "methods": cmd_methods, "transfer": cmd_transfer}
+            "recipes": cmd_recipes, "methods": cmd_methods, "transfer": cmd_transfer,
+            "config": cmd_config}
 
 
 def _is_out_of_memory(err: BaseException) -> bool:
@@ -356,12 +383,18 @@ def _is_out_of_memory(err: BaseException) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one command. Each command imports what it uses when it runs (torch only for the
+    ones that need it), so ``--help``, ``recipes``, ``methods``, ``config`` and config errors
+    answer at once; a SIGINT at any point, start-up included, exits with 130."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
     try:
         return COMMANDS[args.verb](args)
     except StableganError as err:
-        from stablegan.training.trainer import Interrupted
+        from stablegan.training.rundir import Interrupted
 
         if args.debug:
             raise
@@ -381,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:  # disk full, read-only or missing folder outside the trainer's care
         if args.debug:
             raise
-        from stablegan.training.fsutil import describe_os_error
+        from stablegan.core.files import describe_os_error
 
         where = f" ({err.filename})" if err.filename else ""
         print(f"error: {describe_os_error(err)}{where}".splitlines()[0], file=sys.stderr)

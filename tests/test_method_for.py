@@ -24,6 +24,7 @@ from stablegan.compare import batches_per_iteration
 from stablegan.config import Config
 from stablegan.configure import from_dict
 from stablegan.data import TASK_OF, build_data, task_name
+from stablegan.errors import ConfigError
 from stablegan.methods import (
     PRESETS,
     TASK_METHODS,
@@ -194,12 +195,18 @@ def test_register_method_gives_a_task_its_own_method(monkeypatch: pytest.MonkeyP
     class TextPPO(PPOGANMethod):
         pass
 
-    monkeypatch.setitem(TASK_METHODS, "text", TASK_METHODS.get("text"))  # restored afterwards
-    TASK_METHODS.pop("text")
+    monkeypatch.setattr("stablegan.methods.TASK_METHODS", dict(TASK_METHODS))
+    from stablegan import methods
+
     register_method("text", TextPPO)
     assert method_for(load_config("ring-small"), TextTask) is TextPPO
-    with pytest.raises(Exception, match="already has a method"):
+    assert methods.TASK_METHODS["text"] is TextPPO and "text" not in TASK_METHODS
+    with pytest.raises(ConfigError, match="already has a method"):
         register_method("text", GANMethod)
+    with pytest.raises(ConfigError, match=r"already has a method \(StyleMethod\)"):
+        register_method("style", GANMethod)
+    register_method("style", TextPPO, overwrite=True)
+    assert method_for(load_config("ring-small"), "style") is TextPPO
 
 
 def test_task_of_names_the_task_the_built_source_trains_through(tmp_path: Path) -> None:
