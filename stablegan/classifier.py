@@ -135,12 +135,16 @@ def train_classifier(
     out: str | Path | None = None,
     data: Any = None,
     log: Any = None,
+    check: Any = None,
 ) -> dict[str, Any]:
     """Train a domain classifier on ``cfg``'s data, save it to ``out`` (default: the cache).
 
     The labelled training split is used; 20% of it (permutation from ``seed``) is held out for
     ``test_accuracy``; ``holdout_accuracy`` is the accuracy on the data's own held-out split (the
-    items the GAN never trains on) when it has one. Returns the sidecar dict (with ``path``).
+    items the GAN never trains on) when it has one. ``data`` (default: built from ``cfg.data``)
+    is the source to train on; ``check(data)``, when given, runs once its labels are read (the CLI
+    passes :func:`stablegan.tasks.extractors.check_classifier_data`: image data only). Returns
+    the sidecar dict (with ``path``).
     """
     import torch
 
@@ -152,6 +156,8 @@ def train_classifier(
     if data is None:
         data = build_data(cfg.data, cfg.seed)
     x, y, num_classes = labelled_training_data(data)
+    if check is not None:  # e.g. that the data's task is evaluated in a classifier's space
+        check(data)
     if len(x) < 10:
         raise DataError(f"data '{data.name}' has {len(x)} labelled training items, too few to "
                         "train and test a classifier", hint="use at least a few hundred items")

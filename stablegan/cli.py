@@ -247,9 +247,8 @@ def cmd_classifier(args: argparse.Namespace) -> int:
                              "that config's data", hint="e.g. stablegan classifier train "
                              "--recipe digits")
     cfg = load_config(args.recipe, args.config, args.overrides)
-    data = build_data(cfg.data, cfg.seed)
-    check_classifier_data(data)
-    info = train_classifier(cfg, epochs=args.epochs, seed=args.seed, out=args.out, data=data,
+    info = train_classifier(cfg, epochs=args.epochs, seed=args.seed, out=args.out,
+                            data=build_data(cfg.data, cfg.seed), check=check_classifier_data,
                             log=lambda msg: print(msg, file=sys.stderr))
     print(json.dumps(info))
     return 0
