@@ -37,16 +37,16 @@ def run(model: str, variant: str, device: str, batch: int, channels: int, iters:
     G, D = task_for(as_source(x, cfg), cfg).build_models(cfg.model)
     t = Trainer(G, D, x, cfg)
     phase = t.method.phases(cfg.steps)[-1]
-    t._phases, t._bars = [phase], {}
+    t.plan = [phase]
     cuda = device.startswith("cuda")
     for _ in range(2):  # warm-up (compilation)
-        t._train_step(phase, None)
+        t._train_step(phase)
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     for _ in range(iters):
-        t._train_step(phase, None)
+        t._train_step(phase)
     if cuda:
         torch.cuda.synchronize()
     sec = (time.perf_counter() - t0) / iters

@@ -134,9 +134,8 @@ class HandLoop:
 
 def library_step(t: Trainer) -> Any:
     phase = t.method.phases(t.cfg.steps)[-1]
-    t._phases = [phase]
-    t._bars = {}
-    return lambda: t._train_step(phase, None)
+    t.plan = [phase]
+    return lambda: t._train_step(phase)
 
 
 def weight_gap(t: Trainer, hand: HandLoop, iterations: int = 2) -> float:
@@ -227,7 +226,7 @@ def attribute(setup: str, method: str, rounds: int, iters: int, channels: int
     and the library step without the weight check after the iteration and/or with the optimiser
     step reduced to the hand loop's (no finiteness checks, no gradient norm; C still clipped),
     all interleaved (the order reversed every other round), medians over rounds."""
-    from stablegan.training import trainer as trainer_mod
+    from stablegan.training import faults as trainer_mod  # where the step check lives
 
     t = build(method, setup, channels)
     hand, m = HandLoop(t, method == "ppo-gan"), t.method

@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Same seed, same numbers: short runs at a base commit and at the working tree, compared.
 #
-#   bash benchmarks/same_numbers.sh [BASE_REV]     (default BASE_REV: 8dd1e5f, before the
-#                                                   Task/Phase redesign)
-# Runs ring (nsgan, wgan-gp, ppo-gan), grid (ppo-gan-reweight) and digits (wgan-gp) with the
-# same seeds and budgets under both trees (one torch thread each), then compares every row of
-# metrics.jsonl (all keys the base wrote, except the wall-clock time/sec) and eval.json.
-# Prints one line per run and exits 1 on any difference. OUT (default /tmp/same_numbers) holds
-# the runs.
+#   bash benchmarks/same_numbers.sh [BASE_REV]     (default BASE_REV: 98c1492, before the
+#                                                   composed Trainer of issue 20)
+# Runs ring (nsgan, wgan-gp, ppo-gan), grid (ppo-gan-reweight), digits (wgan-gp), the oracle
+# and coco (relgan: MLE pre-training, then adversarial) and yelp-style (nsgan: autoencoder, then
+# adversarial; on a small balanced subset of the shared Yelp data) with the same seeds and
+# budgets under both trees (one torch thread each), then compares every row of metrics.jsonl
+# (all keys the base wrote, except the wall-clock time/sec) and eval.json. Prints one line per
+# run and exits 1 on any difference. OUT (default /tmp/same_numbers) holds the runs; ONLY=a,b
+# runs only the named runs. SHARED (default ../shared/data beside the checkout) holds the text
+# data; the text runs are skipped with a note when it is absent.
 set -euo pipefail
-BASE=${1:-8dd1e5f}
+BASE=${1:-98c1492}
 OUT=${OUT:-/tmp/same_numbers}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=${ROOT:-$(cd "$(dirname "$0")/.." && pwd)}  # the git checkout holding BASE
 NEW=${NEW:-$ROOT}  # the tree to compare with the base (default: this working tree)
 rm -rf "$OUT"; mkdir -p "$OUT"
-git -C "$ROOT" worktree add -q --detach "$OUT/base-tree" "$BASE"
-trap 'git -C "$ROOT" worktree remove --force "$OUT/base-tree"' EXIT
+mkdir -p "$OUT/base-tree"  # the base's files (git archive: no worktree to clean up)
+git -C "$ROOT" archive "$BASE" | tar -x -C "$OUT/base-tree"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 COMMON="--set log.progress=false --set log.tensorboard=false"
 # the ring/grid recipes were retuned in issue 13; their earlier settings (ring-small/grid-small
@@ -31,6 +34,44 @@ RUNS=(
   "grid-ppo-gan-reweight|$GRID --set method=ppo-gan-reweight --steps 100 --set eval.n_samples=500"
   "digits-wgan-gp|--recipe digits --set method=wgan-gp --steps 40 --set eval.n_samples=300"
 )
+SHARED=${SHARED:-$ROOT/../shared/data}
+TEXT="--set pretrain.steps=20 --set log.every=5 --set eval.n_samples=100
+      --set eval.bleu_hypotheses=20 --set eval.self_bleu_hypotheses=20"
+if [ -f "$SHARED/text/coco/train.txt" ] && [ -f "$SHARED/text/yelp/sentiment.dev.text" ]; then
+  # a balanced Yelp subset: the first 600 negative and 600 positive training sentences, the
+  # first 50 + 50 test sentences with their references
+  YELP="$OUT/yelp-subset"; mkdir -p "$YELP"
+  python - "$SHARED/text/yelp" "$YELP" <<'PY'
+import sys
+from pathlib import Path
+src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+for split, n, parts in (("dev", 600, ("text",)), ("manual", 50, ("text", "reference"))):
+    labels = (src / f"sentiment.{split}.labels").read_text().splitlines()
+    cols = {p: (src / f"sentiment.{split}.{p}").read_text().splitlines() for p in parts}
+    keep, seen = [], {}
+    for i, lab in enumerate(labels):
+        if seen.get(lab, 0) < n:
+            seen[lab] = seen.get(lab, 0) + 1
+            keep.append(i)
+    (dst / f"sentiment.{split}.labels").write_text("".join(labels[i] + "\n" for i in keep))
+    for p, lines in cols.items():
+        (dst / f"sentiment.{split}.{p}").write_text("".join(lines[i] + "\n" for i in keep))
+PY
+  RUNS+=(
+    "oracle-relgan|--recipe oracle --steps 10 $TEXT"
+    "coco-relgan|--recipe coco --set data.path=$SHARED/text/coco --steps 10 $TEXT"
+    "yelp-style-nsgan|--recipe yelp-style --set data.path=$YELP --steps 10
+      --set style.autoencoder_steps=30 --set log.every=5 --set eval.n_samples=100
+      --set style.eval_max_sentences=100 --set style.eval_classifier_epochs=1"
+  )
+else
+  echo "note: no text data under $SHARED (SHARED=DIR): oracle, coco and yelp-style skipped" >&2
+fi
+if [ -n "${ONLY:-}" ]; then
+  keep=(); for spec in "${RUNS[@]}"; do
+    [[ ",$ONLY," == *",${spec%%|*},"* ]] && keep+=("$spec"); done
+  RUNS=("${keep[@]}")
+fi
 for tree in base new; do
   src=$NEW; [ $tree = base ] && src="$OUT/base-tree"
   mkdir -p "$OUT/$tree"
@@ -50,7 +91,8 @@ def rows(p): return [json.loads(line) for line in p.read_text().splitlines() if 
 # descriptive keys whose presence changed on purpose: points name no "extractor" any more, and
 # evaluations gained "feature_extractors" (which network made the numbers); every number is
 # still compared, these are reported apart
-DESCRIPTIVE = {"extractor", "feature_extractors"}
+DESCRIPTIVE = {"extractor", "feature_extractors",
+               "health/mode_coverage"}  # the coverage alarm's flag on an evaluation (issue 19.5)
 def numbers(rs): return [{k: v for k, v in r.items() if k not in DESCRIPTIVE} for r in rs]
 for spec in sys.argv[2:]:
     name = spec.split("|")[0]

@@ -15,7 +15,10 @@
 #               for ADV / 5 iterations so that G takes as many steps as in the others
 #      softmax  the authors' released variant: nsgan critics, importance weights B softmax(d)
 #               (no gradient) on the generator's critic losses, no clipping
-#    all with the auxiliary sentence critic (style.sentence_critic=true) and SENTENCE_CRITIC
+#      prior    (not in the default OBJECTIVES) nsgan with the latent adversary of before
+#               issue 18: prior matching (style.adversary=prior)
+#    the latent adversary is ADVERSARY (default style: D predicts the style from z, the encoder
+#    fools it; prior: codes vs N(0, I)), all with the auxiliary sentence critic (style.sentence_critic=true) and SENTENCE_CRITIC
 #    to switch it off; Gumbel temperature halved every TAU generator steps.
 # 3. The trade-off sweep: nsgan at style.style_weight in WEIGHTS, seed SWEEP_SEED
 #    (the weight-1 point is the nsgan run of that seed).
@@ -25,7 +28,7 @@
 set -euo pipefail
 OUT=${OUT:-runs/bench-style}
 AE=${AE:-2000}
-ADV=${ADV:-250}
+ADV=${ADV:-200}
 TAU=${TAU:-50}
 SEEDS=${SEEDS:-0,1,2}
 OBJECTIVES=${OBJECTIVES:-nsgan,wgan-gp,ppo-gan,softmax}
@@ -34,7 +37,8 @@ SWEEP_SEED=${SWEEP_SEED:-0}
 SENTENCE_CRITIC=${SENTENCE_CRITIC:-true}
 NOATT=${NOATT:-0}
 STAGE=${STAGE:-all}  # all | ae (the autoencoders only)
-JOBS=${JOBS:-2}
+JOBS=${JOBS:-1}
+ADVERSARY=${ADVERSARY:-style}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 COMMON=(--recipe yelp-style --quiet --set log.tensorboard=false --set log.every=10
         --set style.attention=true)
@@ -63,9 +67,10 @@ adv() {  # name seed objective [extra args]
     wgan-gp) set=(--set method=wgan-gp) ;;
     ppo-gan) set=(--set method=ppo-gan); steps=$((ADV / 5)); tau=$((TAU / 5)) ;;
     softmax) set=(--set method=nsgan --set style.importance=softmax) ;;
+    prior) set=(--set method=nsgan --set style.adversary=prior) ;;
     *) echo "unknown objective $objective" >&2; return 2 ;;
   esac
-  run "$name" --steps "$steps" --seed "$seed" "${set[@]}" --set pretrain.init_from="$init" \
+  run "$name" --steps "$steps" --seed "$seed" --set style.adversary="$ADVERSARY" "${set[@]}" --set pretrain.init_from="$init" \
     --set style.autoencoder_steps=0 --set style.tau_every="$tau" \
     --set style.sentence_critic="$SENTENCE_CRITIC" "$@"
 }

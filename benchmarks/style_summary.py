@@ -1,7 +1,11 @@
 """Tabulate benchmarks/style.sh: OUT/summary.md, OUT/tradeoff.png, OUT/samples.md.
 
 * the comparison: objective x seed runs (``OBJECTIVE-sSEED``), mean ± std (sample std, ddof 1)
-  over seeds of every style metric (x100), and the per-seed rows;
+  over seeds of every style metric (x100), and the per-seed rows, with the latent adversary
+  each ran with (``style.adversary`` in its config.yaml) and its ``adversary/accuracy`` (mean of
+  the last 5 logged rows; style adversary only);
+* ``z_style_accuracy`` (the probe of z, chance 50) from eval.json, or for runs evaluated before
+  that metric existed from ``RUN/probe.json`` (``benchmarks/style_probe.py``);
 * the autoencoders (``ae-sSEED``, ``ae-noatt-s0``): the same metrics of the untrained transfer
   (a copy machine) and the teacher-forced reconstruction cross-entropy (nats/token, mean of the
   last 5 logged steps);
@@ -26,8 +30,36 @@ from pathlib import Path
 
 from stablegan.metrics.style import plot_tradeoff
 
-KEYS = ("style_accuracy", "own_accuracy", "bleu_ref", "content_bleu", "geo_mean")
-OBJECTIVES = ("nsgan", "wgan-gp", "ppo-gan", "softmax")
+KEYS = ("style_accuracy", "own_accuracy", "bleu_ref", "content_bleu", "geo_mean",
+        "z_style_accuracy")
+OBJECTIVES = ("nsgan", "wgan-gp", "ppo-gan", "softmax", "prior")
+
+
+def last_logged(run: Path, key: str, n: int = 5) -> float:
+    """Mean of the last ``n`` logged values of ``key`` (nan if never logged)."""
+    path = run / "metrics.jsonl"
+    if not path.is_file():
+        return float("nan")
+    values = [r[key] for r in map(json.loads, path.read_text().splitlines()) if key in r]
+    return statistics.fmean(values[-n:]) if values else float("nan")
+
+
+def adversary(run: Path) -> str:
+    """The run's style.adversary (config.yaml; runs from before the key: prior)."""
+    import yaml
+
+    cfg = yaml.safe_load((run / "config.yaml").read_text()) or {}
+    return str((cfg.get("style") or {}).get("adversary", "prior"))
+
+
+def load(run: Path) -> dict:
+    r = {**json.loads((run / "eval.json").read_text()), "wall": wall_minutes(run),
+         "adversary": adversary(run), "adv_acc": last_logged(run, "adversary/accuracy")}
+    probe = run / "probe.json"
+    if "z_style_accuracy" not in r and probe.is_file():
+        r.update(json.loads(probe.read_text()))
+    r.setdefault("z_style_accuracy", float("nan"))
+    return r
 
 
 def rec_loss(run: Path) -> float:
@@ -48,12 +80,16 @@ def wall_minutes(run: Path) -> float:
 
 
 def table(rows: list[tuple[str, dict]], extra: str = "") -> list[str]:
-    out = ["| run | " + " | ".join(KEYS) + f" | eval CNN held-out acc | wall min |{extra}",
-           "|---|" + "---|" * (len(KEYS) + 2 + bool(extra))]
+    out = ["| run | adversary | " + " | ".join(KEYS)
+           + f" | adversary/accuracy | eval CNN held-out acc | wall min |{extra}",
+           "|---|---|" + "---|" * (len(KEYS) + 3 + bool(extra))]
     for name, r in rows:
         more = f" {r['rec']:.3f} |" if extra else ""
-        out.append(f"| {name} | " + " | ".join(f"{100 * r[k]:.1f}" for k in KEYS)
-                   + f" | {100 * r['style_classifier_holdout_accuracy']:.1f} | "
+        acc = r.get("adv_acc", float("nan"))
+        out.append(f"| {name} | {r.get('adversary', '')} | "
+                   + " | ".join(f"{100 * r[k]:.1f}" for k in KEYS)
+                   + f" | {'–' if acc != acc else f'{100 * acc:.1f}'} | "
+                   f"{100 * r['style_classifier_holdout_accuracy']:.1f} | "
                    f"{r.get('wall', float('nan')):.1f} |{more}")
     return out
 
@@ -83,8 +119,7 @@ def main() -> int:
     ap.add_argument("--samples", default=None, help="run directory name (default: see above)")
     args = ap.parse_args()
     out = Path(args.out)
-    runs = {ev.parent.name: {**json.loads(ev.read_text()), "wall": wall_minutes(ev.parent)}
-            for ev in sorted(out.glob("*/eval.json"))}
+    runs = {ev.parent.name: load(ev.parent) for ev in sorted(out.glob("*/eval.json"))}
     lines: list[str] = []
     by_obj: dict[str, list[tuple[int, dict]]] = {}
     for name, r in runs.items():
@@ -92,21 +127,23 @@ def main() -> int:
         if m and m.group(1) in OBJECTIVES:
             by_obj.setdefault(m.group(1), []).append((int(m.group(2)), r))
     lines += ["## Objectives (mean ± std over seeds, x100)", "",
-              "| objective | seeds | " + " | ".join(KEYS) + " |",
-              "|---|---|" + "---|" * len(KEYS)]
+              "| objective | adversary | seeds | " + " | ".join(KEYS) + " |",
+              "|---|---|---|" + "---|" * len(KEYS)]
     best, best_geo = None, -1.0
     for obj in OBJECTIVES:
         rs = sorted(by_obj.get(obj, []), key=lambda t: t[0])
         if not rs:
             continue
-        lines.append(f"| {obj} | {','.join(str(s) for s, _ in rs)} | "
+        advs = "/".join(sorted({r["adversary"] for _, r in rs}))
+        lines.append(f"| {obj} | {advs} | {','.join(str(s) for s, _ in rs)} | "
                      + " | ".join(mean_std([r[k] for _, r in rs]) for k in KEYS) + " |")
         geo = statistics.fmean(r["geo_mean"] for _, r in rs)
         if geo > best_geo and f"{obj}-s0" in runs:
             best, best_geo = f"{obj}-s0", geo
     lines += ["", "## Every run", ""]
     lines += table([(n, r) for n, r in runs.items() if not n.startswith(("ae", "sweep"))])
-    ae = [(n, {**r, "rec": rec_loss(out / n)}) for n, r in runs.items() if n.startswith("ae")]
+    ae = [(n, {**r, "rec": rec_loss(out / n), "adversary": "–"}) for n, r in runs.items()
+          if n.startswith("ae")]
     if ae:
         lines += ["", "## Autoencoders alone (before the adversarial phase)", ""]
         lines += table(ae, " reconstruction CE (nats/token) |")

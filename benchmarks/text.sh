@@ -11,6 +11,10 @@
 #    continues maximum likelihood for BATCHES steps instead;
 # 3. text_summary.py tabulates eval.json (mean +- std over seeds) and the evaluation curves.
 # Resumable: rerun the same command to continue. Results: docs/benchmarks.md ("Text").
+# METHODS (comma-separated compare specs) runs a subset, e.g. only the exact-ratio row (with
+# MLE=0, no maximum-likelihood continuation);
+# BETA_STEPS is RelGAN's annealing length N (model.beta_steps, default 5000 as published; the
+# docs' rows before issue 18 ran with N = the run's adversarial steps: BETA_STEPS=0).
 set -euo pipefail
 WHAT=${1:-oracle}
 OUT=${OUT:-runs/bench-text}
@@ -25,7 +29,9 @@ case "$WHAT" in
   *) echo "usage: $0 oracle|coco" >&2; exit 2 ;;
 esac
 EVERY=${EVERY:-10}
-COMMON=(--set log.progress=false --set log.tensorboard=false --set eval.n_samples=500 "${EXTRA[@]}")
+BETA_STEPS=${BETA_STEPS:-5000}
+COMMON=(--set log.progress=false --set log.tensorboard=false --set eval.n_samples=500
+        --set "model.beta_steps=$BETA_STEPS" "${EXTRA[@]}")
 PRE="$OUT/$WHAT/pretrained"
 if [ ! -f "$PRE/eval.json" ]; then
   resume=(); [ -f "$PRE/checkpoints/last.pt" ] && resume=(--resume)
@@ -35,6 +41,7 @@ fi
 FROM=(--set "pretrain.init_from=$PRE" --set pretrain.steps=0 --set eval.every="$EVERY")
 # MLE at equal compute: BATCHES more maximum-likelihood steps from the same generator
 IFS=, read -ra seeds <<< "$SEEDS"
+[ "${MLE:-1}" = 1 ] || seeds=()  # MLE=0: no maximum-likelihood continuation
 for seed in "${seeds[@]}"; do
   dir="$OUT/$WHAT/cmp/mle/seed$seed"
   if [ ! -f "$dir/eval.json" ]; then
@@ -45,7 +52,8 @@ for seed in "${seeds[@]}"; do
   fi
 done
 wait
-METHODS="relgan,wgan-gp,ppo-gan+schedule.n_gen=1,ppo-gan+variational.ratio=exact+variational.advantage=centered"
+# ppo-gan on the text recipes: the classifier ratio at the same x (r = 1 at theta_old, issue 18.6)
+METHODS=${METHODS:-"relgan,wgan-gp,ppo-gan+schedule.n_gen=1,ppo-gan+variational.ratio=exact+variational.advantage=centered"}
 python -m stablegan compare --recipe "$RECIPE" --methods "$METHODS" --seeds "$SEEDS" \
   --batches "$BATCHES" --jobs "$JOBS" --out "$OUT/$WHAT/cmp" "${COMMON[@]}" "${FROM[@]}"
 python benchmarks/text_summary.py "$OUT/$WHAT"

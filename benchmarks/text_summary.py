@@ -11,8 +11,8 @@ import json
 import statistics
 from pathlib import Path
 
-KEYS = ("nll_oracle", "nll_gen", "nll_gen_unpadded", "bleu2", "bleu3", "bleu4", "bleu5",
-        "self_bleu2", "self_bleu3", "self_bleu4", "self_bleu5", "unique_4grams")
+KEYS = ("nll_oracle", "nll_gen", "nll_gen_test", "nll_gen_test_unpadded", "bleu2", "bleu3",
+        "bleu4", "bleu5", "self_bleu2", "self_bleu3", "self_bleu4", "self_bleu5", "unique_4grams")
 
 
 def _runs(root: Path) -> dict[str, list[Path]]:

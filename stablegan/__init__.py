@@ -23,8 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from stablegan.configure import from_dict
     from stablegan.errors import StableganError
     from stablegan.recipes import load_config, recipe_names
-    from stablegan.training.runs import load_run
-    from stablegan.training.trainer import Trainer
+    from stablegan.training.trainer import Trainer, load_run
 
 # public name -> the module that defines it
 _LAZY = {
@@ -33,7 +32,7 @@ _LAZY = {
     "Trainer": "stablegan.training.trainer",
     "from_dict": "stablegan.configure",
     "load_config": "stablegan.recipes",
-    "load_run": "stablegan.training.runs",
+    "load_run": "stablegan.training.trainer",
     "recipe_names": "stablegan.recipes",
 }
 

@@ -29,10 +29,44 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="random seed (fixes the whole run)")
 
 
+DESCRIPTION = """\
+Stable, measurable, reproducible GAN training: the classic stabilisation toolkit
+and PPO-GAN (probability-ratio clipping and sample re-weighting)."""
+START_HERE = """\
+start here:
+  stablegan demo                       ppo-gan and its baselines on the ring (minutes on a CPU)
+  stablegan train --recipe ring --out runs/ring
+  stablegan COMMAND --help             the options of one command
+  README.md                            every command, recipe and config key"""
+
+
+def _version() -> str:
+    """``stablegan X (torch Y, Python Z)`` without importing torch (metadata only)."""
+    from importlib import metadata
+
+    from stablegan import __version__
+
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:  # pragma: no cover - torch is a hard dependency
+        torch_version = "not installed"
+    return f"stablegan {__version__} (torch {torch_version}, Python {sys.version.split()[0]})"
+
+
+def _command_list(sub: argparse._SubParsersAction) -> str:
+    """One line per command, from each ``add_parser(help=...)``, for the top-level --help."""
+    actions = list(sub._choices_actions)
+    width = max(len(a.dest) for a in actions) + 2
+    return "commands:\n" + "\n".join(f"  {a.dest:{width}s}{a.help}" for a in actions)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stablegan", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="stablegan", description=DESCRIPTION,
+                                     usage="%(prog)s [-h] [--version] [--debug] COMMAND ...",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    sub = parser.add_subparsers(dest="verb", metavar="COMMAND", help=argparse.SUPPRESS)
 
     p = sub.add_parser("train", help="train a GAN from a recipe or config")
     _add_config_args(p)
@@ -41,10 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="resume even though the config differs from the checkpoint's")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="torch CPU threads (the config key threads; default: OMP_NUM_THREADS, "
+                   "else 1, measured fastest for the built-in networks)")
 
     p = sub.add_parser("sample", help="draw samples from a trained run")
     p.add_argument("--run", required=True, help="run directory")
-    p.add_argument("--n", type=int, default=64, help="number of samples")
+    p.add_argument("--n", type=int, help="number of samples (default 64; a conditional run: "
+                                          "K rows of K, one class per row)")
+    p.add_argument("--class", dest="cls", type=int, metavar="K",
+                   help="conditional runs: samples of class K only")
     p.add_argument("--out", help="output file (default RUN/samples/sample.png, .txt for text)")
     p.add_argument("--checkpoint", default="last.pt", help="last.pt or best.pt")
 
@@ -68,12 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--evals", type=int, default=10, help="evaluations per run (for curves.png)")
     p.add_argument("--out", required=True, help="output directory (rerun to resume)")
 
-    p = sub.add_parser("demo", help="the main job: ppo-gan against its WGAN-GP baseline on "
-                       "the default recipe, at equal compute (a few minutes on 2 cores)")
-    p.add_argument("--out", default="runs/demo", help="output directory")
+    p = sub.add_parser("demo", help="ppo-gan, ppo-gan-reweight and WGAN-GP at equal compute "
+                       "on the ring (`make demo`)")
+    p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo; "
+                   "rerun to resume)")
     p.add_argument("--batches", type=int, default=6000,
-                   help="compute budget per method (the ring benchmark's)")
-    p.add_argument("--recipe", default="ring", help="recipe (default ring)")
+                   help="minibatch updates of all networks per method (default 6000, the ring "
+                   "benchmark's)")
+    p.add_argument("--recipe", default="ring", help="a toy recipe (default ring)")
 
     p = sub.add_parser("diagnose", help="diagnostic plots from a run")
     p.add_argument("what", choices=["surrogate"],
@@ -85,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", help="run directory")
     p.add_argument("--compare", help="output directory of 'stablegan compare'")
 
-    p = sub.add_parser("classifier", help="domain classifier whose features evaluation uses "
-                       "offline (fid/classifier, class coverage, ...)")
+    p = sub.add_parser("classifier", help="train the domain classifier behind offline FID and "
+                       "class coverage")
     csub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     c = csub.add_parser("train", help="train it on the labelled training split of a recipe's data")
     c.add_argument("--recipe", help="built-in recipe name whose data to use (e.g. digits, mnist)")
@@ -98,8 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
     c.add_argument("--seed", type=int, default=0, help="seed of the split and initialisation")
 
-    p = sub.add_parser("transfer", help="style transfer: rewrite each line of --input in another "
-                       "style with a trained style run (one output sentence per line)")
+    p = sub.add_parser("transfer", help="rewrite each line of a text file in another style "
+                       "(a trained style run)")
     p.add_argument("--run", required=True, help="run directory of a style run (yelp-style, "
                    "text-style)")
     p.add_argument("--input", required=True, help="a UTF-8 text file, one sentence per line")
@@ -115,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("recipes", help="list built-in recipes")
     sub.add_parser("methods", help="list method presets (--set method=NAME)")
+    parser.epilog = _command_list(sub) + "\n\n" + START_HERE
     return parser
 
 
@@ -147,6 +190,8 @@ def _resume_config(out: Path, args: argparse.Namespace) -> Any:
         data["steps"] = args.steps
     if args.seed is not None:
         data["seed"] = args.seed
+    if args.threads is not None:
+        data["threads"] = args.threads
     return from_dict(data)
 
 
@@ -169,6 +214,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             cfg = load_config(args.recipe, args.config, args.overrides, args.steps, args.seed)
         if args.quiet:
             cfg.log.progress = False
+        if args.threads is not None:
+            if args.threads < 1:
+                raise StableganError(f"--threads must be >= 1, got {args.threads}",
+                                     hint="omit it for OMP_NUM_THREADS or the default")
+            cfg.threads = args.threads
         out = Path(args.out) if args.out else _default_out(cfg, args.recipe, args.config)
         ckpt = out / "checkpoints" / "last.pt"
         if args.resume:
@@ -209,24 +259,54 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from stablegan.training.runs import load_run
+    from stablegan.training.trainer import load_run
 
-    if args.n < 1:
+    if args.n is not None and args.n < 1:
         raise StableganError(f"--n must be >= 1, got {args.n}")
     trainer = load_run(args.run, args.checkpoint)
+    z, n, what = class_latents(trainer, args.n, args.cls)
     out = (Path(args.out) if args.out else
            Path(args.run) / "samples" / f"sample{trainer.task.sample_suffix}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    x = trainer.sample(args.n)
-    trainer.task.render(x, out, title=f"{args.n} samples, step {trainer.step}")
+    x = trainer.sample(n, z=z)
+    trainer.task.render(x, out, title=f"{n} samples{what}, step {trainer.step}")
     for line in trainer.task.sample_lines(x) or []:
         print(line)
     print(out)
     return 0
 
 
+def class_latents(trainer: Any, n: int | None, cls: int | None
+                  ) -> tuple[Any, int, str]:
+    """``(z or None, n, title part)`` for ``stablegan sample``: class ``cls`` only, a K x K
+    class-by-row grid for a conditional run, else n prior draws (z None)."""
+    import torch
+
+    from stablegan.tasks.conditional import class_grid_size, display_labels
+
+    task = trainer.task
+    if cls is not None and not task.conditional:
+        raise StableganError(f"--class {cls}: run {trainer.out_dir} is not class-conditional",
+                             hint="--class needs a run of a conditional method (cgan-pd, acgan, "
+                                  "cgan-ppo); leave --class out for this run")
+    if not task.conditional:
+        return None, n or 64, ""
+    k = int(task.num_classes)
+    if cls is not None:
+        if not 0 <= cls < k:
+            raise StableganError(f"--class {cls} is out of range: the run has {k} classes",
+                                 hint=f"give a class id 0..{k - 1}")
+        n = n or 64
+        labels, what = torch.full((n,), cls, dtype=torch.long), f" of class {cls}"
+    else:
+        n = n or class_grid_size(k)
+        labels, what = display_labels(k, n), (" (one class per row)" if n == k * k else "")
+    z = task.class_prior_draw(n, trainer.method.latent_dim, labels)
+    return z, n, what
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
-    from stablegan.training.runs import load_run
+    from stablegan.training.trainer import load_run
 
     trainer = load_run(args.run, args.checkpoint, eval_overrides=args.overrides)
     result = trainer.evaluate(args.n, final=True)
@@ -333,15 +413,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from stablegan.compare import run_compare
+    from stablegan.demo import METHODS, run_demo
 
-    print(f"demo: wgan-gp vs ppo-gan on '{args.recipe}' at {args.batches} batches each "
+    print(f"demo: {', '.join(METHODS)} on '{args.recipe}' at {args.batches} batches each "
           f"(output in {args.out}; rerun to resume)", file=sys.stderr)
-    # the gradient-penalty weight of the tuned toy benchmarks (docs/benchmarks.md), both critics
-    run_compare(args.recipe, ["wgan-gp", "ppo-gan"], [0], args.out, batches=args.batches,
-                overrides=["lipschitz.gradient_penalty.weight=1"], jobs=1, evals=10)
+    run_demo(args.out, args.recipe, args.batches)
     print((Path(args.out) / "summary.md").read_text())
-    for m in ("wgan-gp", "ppo-gan"):
+    for m in METHODS:
         print(f"{m}: samples {args.out}/{m}/seed0/samples/  losses {args.out}/{m}/seed0/losses.png")
     print(f"curves: {args.out}/curves.png   loss variance: {args.out}/loss_variance.png")
     return 0
@@ -387,9 +465,21 @@ def main(argv: list[str] | None = None) -> int:
     answer at once; a SIGINT at any point, start-up included, exits with 130."""
     try:
         parser = build_parser()
+        words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")]
+        if words and words[0] not in COMMANDS:  # a typo gets the project's error, with a guess
+            import difflib
+
+            close = difflib.get_close_matches(words[0], list(COMMANDS), n=1)
+            guess = f"did you mean '{close[0]}'? " if close else ""
+            print(f"error: unknown command '{words[0]}'", file=sys.stderr)
+            print(f"hint: {guess}'stablegan --help' lists the commands", file=sys.stderr)
+            return EXIT_USER
         args = parser.parse_args(argv)
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
+    if args.verb is None:  # bare `stablegan`: the commands, not argparse's "required" error
+        parser.print_help(sys.stderr)
+        return EXIT_USER
     try:
         return COMMANDS[args.verb](args)
     except StableganError as err:

@@ -40,6 +40,8 @@ class DataConfig:
     download: bool = False  # allow torchvision to download MNIST / CIFAR-10
     holdout_fraction: float = 0.1  # held-out reals for the discriminator-overfitting check
     max_items: int | None = None  # use only the first N items of a finite dataset
+    # image-folder: every immediate sub-folder of data.path is one class (ImageFolder layout)
+    class_folders: bool = False
     # text: ids per sentence (tokens + <eos>); None = longest train/test sentence + 1
     max_len: int | None = None
     test_path: str | None = None  # text-file: the test file (BLEU references, held-out split)
@@ -78,9 +80,13 @@ class ModelConfig:
     d_embed_dim: int = 64
     num_rep: int = 64
     d_filters: int = 300
-    # Gumbel-softmax inverse temperature: annealed from 1 to beta_max over the adversarial steps
+    # Gumbel-softmax inverse temperature: beta_scale * schedule(i / N) from 1 to beta_max, with
+    # N = beta_steps adversarial steps (RelGAN/TextGAN: a fixed 5000; 0 = the run's adversarial
+    # steps) and beta_scale 1 (the PPO-GAN authors' text code: 0.2, with beta_max 5)
     beta_max: float = 1.0
     beta_schedule: str = "exp"  # exp | lin | sigmoid | const | log | quad | sqrt
+    beta_steps: int = 5000
+    beta_scale: float = 1.0
     # speed (docs/distributed.md): torch.compile of G and D (in place, checkpoints unchanged;
     # the gradient penalty runs the eager D, since compiled modules have no double backward)
     compile: bool = False
@@ -202,10 +208,42 @@ class VariationalConfig:
     # true (the paper): G's gradient flows through r and f. false: r is detached, so it only
     # decides where the clip binds (a trust-region mask on grad f); classifier ratio only
     ratio_gradient: bool = True
+    # CleanRL's target_kl: stop the phase's remaining generator steps once a step's approx-KL
+    # E[(r - 1) - log r] exceeds it (that step is still taken, as in CleanRL); 0 = off
+    target_kl: float = 0.0
+
+
+@dataclass
+class ConditionalConfig:
+    """Class-conditional GANs (docs/conditional.md); StudioGAN's names in brackets."""
+
+    # how G sees the class [g_cond_mtd]: none | concat (a class embedding concatenated to z) |
+    # cbn (conditional BatchNorm: class-dependent gain and bias in every BN layer of G)
+    generator: str = "none"
+    # how D sees the class [d_cond_mtd]: none | projection (Miyato & Koyama 2018,
+    # f(x) + <embed(y), phi(x)>) | ac (auxiliary classifier, Odena et al. 2017)
+    critic: str = "none"
+    aux_weight: float = 1.0  # weight of the AC cross-entropy in the D and G losses [cond_lambda]
+    embed_dim: int = 0  # class embedding size of model.conditional=concat (0: latent_dim)
+    # the labels G draws: data (the training set's class frequencies) | uniform
+    label_prior: str = "data"
+    # variational.reweight under conditioning: class (softmax of the critic values within each
+    # class of the batch, each class keeping its share) | batch (over the whole batch)
+    reweight: str = "class"
+    # flag a class whose samples the domain classifier assigns elsewhere: its class accuracy is
+    # below this and another class takes the largest share of its samples
+    misassigned_below: float = 0.5
+
+    @property
+    def enabled(self) -> bool:
+        return self.generator != "none" or self.critic != "none"
 
 
 # the data names of the style task (stablegan.data.style registers their sources under these)
 STYLE_DATA = ("yelp-style", "text-style")
+# the sentence files of the text task (stablegan.data.text registers their sources under these;
+# "oracle" is text too, with its own source)
+TEXT_DATA = ("coco", "text-file", "emnlp-news")
 
 
 @dataclass
@@ -224,6 +262,11 @@ class StyleConfig:
     rec_weight: float = 1.0  # reconstruction cross-entropy
     style_weight: float = 1.0  # model classifier's CE on the soft transferred sentence
     adv_weight: float = 0.5  # adversarial term of the latent-code critic (authors: 0.5)
+    # the latent adversary's game: "style" (Tikhonov et al. 2019 / the authors' code: D tells
+    # the codes of style adversary_real sentences from those of the other style, the encoder
+    # fools it) or "prior" (an adversarial autoencoder: D tells N(0, I) draws from codes)
+    adversary: str = "style"
+    adversary_real: int = 0  # style adversary: the style whose codes are the critic's "real"
     # "none": objective.g_loss on D(z); "softmax": the authors' importance weights
     # B * softmax(D(z)) (no gradient) on the generator's critic loss, no ratio clipping
     importance: str = "none"
@@ -295,6 +338,11 @@ class HealthConfig:
     spike_window: int = 50  # rows in that running median
     burn_in: int = 200  # iterations before the spike and diversity alarms may fire
     diversity: float = 0.1  # diversity_collapse: sample spread / real spread below this
+    # mode_coverage (toy mixtures, from the periodic evaluations; warns, never stops a run): the
+    # mode count at or below (1 - coverage_drop) x its best, or below coverage_floor x the modes
+    # from half the budget on
+    coverage_drop: float = 0.25
+    coverage_floor: float = 0.5
 
 
 @dataclass
@@ -314,6 +362,7 @@ class Config:
     seed: int = 0
     steps: int = 2000  # training iterations (each: n_critic D steps + n_gen G steps)
     device: str = "cpu"
+    threads: int = 0  # torch CPU threads (--threads N); 0 = OMP_NUM_THREADS, else the default 1
     description: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -327,6 +376,7 @@ class Config:
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     unrolled: UnrolledConfig = field(default_factory=UnrolledConfig)
     variational: VariationalConfig = field(default_factory=VariationalConfig)
+    conditional: ConditionalConfig = field(default_factory=ConditionalConfig)
     style: StyleConfig = field(default_factory=StyleConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     log: LogConfig = field(default_factory=LogConfig)
@@ -621,13 +671,14 @@ def validate(cfg: Config) -> None:
     _validate_optim(cfg)
     _validate_tricks(cfg)
     _validate_variational(cfg)
+    _validate_conditional(cfg)
     _validate_style(cfg)
     _validate_eval(cfg)
     _validate_log(cfg)
 
 
 def _validate_run(cfg: Config) -> None:
-    """steps, seed, device"""
+    """steps, seed, device, threads"""
     autoencoder_only = cfg.data.name in STYLE_DATA and cfg.style.autoencoder_steps > 0
     _check(cfg.steps >= 1 or (cfg.steps == 0 and (cfg.pretrain.steps > 0 or autoencoder_only)),
            "steps", f"must be at least 1 (0 only with pretrain.steps > 0: maximum likelihood "
@@ -636,6 +687,8 @@ def _validate_run(cfg: Config) -> None:
     _check(cfg.seed >= 0, "seed", f"must be >= 0, got {cfg.seed}")
     _check(cfg.device in ("cpu", "cuda") or cfg.device.startswith("cuda:"), "device",
            f"must be cpu, cuda or cuda:N, got '{cfg.device}'")
+    _check(cfg.threads >= 0, "threads", f"must be >= 0 (0: OMP_NUM_THREADS or the default), "
+           f"got {cfg.threads}")
 
 
 def _validate_data(cfg: Config) -> None:
@@ -750,10 +803,41 @@ def _validate_variational(cfg: Config) -> None:
            "for the whole phase, so r = 1 everywhere; use per_step")
     _choice(v.classifier_schedule, "variational.classifier_schedule", ("per_step", "per_phase"))
     _check(v.classifier_warmup >= 0, "variational.classifier_warmup", "must be >= 0")
+    _check(math.isfinite(v.target_kl) and v.target_kl >= 0, "variational.target_kl",
+           f"must be >= 0 (0 = off), got {v.target_kl}")
     _check(v.ratio_gradient or v.ratio != "exact", "variational.ratio_gradient",
            "must be true with variational.ratio=exact",
            hint="the exact ratio's critic values are detached, so with r detached as well the "
                 "generator would get no gradient")
+
+
+def _validate_conditional(cfg: Config) -> None:
+    """conditional.* (the tricks that keep no labels are refused with conditioning)"""
+    c = cfg.conditional
+    _choice(c.generator, "conditional.generator", ("none", "concat", "cbn"))
+    _choice(c.critic, "conditional.critic", ("none", "projection", "ac"))
+    _choice(c.label_prior, "conditional.label_prior", ("data", "uniform"))
+    _choice(c.reweight, "conditional.reweight", ("class", "batch"))
+    _check(c.aux_weight >= 0, "conditional.aux_weight", f"must be >= 0, got {c.aux_weight}")
+    _check(c.embed_dim >= 0, "conditional.embed_dim", "must be >= 0")
+    _check(0.0 <= c.misassigned_below <= 1.0, "conditional.misassigned_below",
+           "must be in [0, 1]")
+    if not c.enabled:
+        return
+    _check((c.generator == "none") == (c.critic == "none"), "conditional.generator",
+           f"is '{c.generator}' but conditional.critic is '{c.critic}': both networks must see "
+           "the class, or neither", hint="e.g. --set conditional.generator=cbn "
+                                         "--set conditional.critic=projection (or method=cgan-pd)")
+    _check(cfg.replay.size == 0, "replay.size", "must be 0 for a conditional GAN: the replay "
+           "buffer keeps no labels", hint="--set replay.size=0")
+    _check(cfg.unrolled.steps == 0, "unrolled.steps", "must be 0 for a conditional GAN (the "
+           "unrolled critic steps see real batches with other labels)",
+           hint="--set unrolled.steps=0")
+    _check(c.generator != "cbn" or cfg.model.g_batchnorm, "conditional.generator",
+           "cbn needs BatchNorm in the generator (model.g_batchnorm=false)",
+           hint="--set model.g_batchnorm=true, or conditional.generator=concat")
+    _check(not cfg.model.compile, "model.compile", "is not supported for conditional GANs "
+           "(the critic reads its labels beside the input)", hint="--set model.compile=false")
 
 
 def _validate_style(cfg: Config) -> None:
@@ -768,6 +852,9 @@ def _validate_style(cfg: Config) -> None:
         _check(getattr(st, key) >= 0, f"style.{key}", f"must be >= 0, got {getattr(st, key)}")
     _check(0.0 <= st.classifier_dropout < 1.0, "style.classifier_dropout", "must be in [0, 1)")
     _choice(st.importance, "style.importance", ("none", "softmax"))
+    _choice(st.adversary, "style.adversary", ("style", "prior"))
+    _check(st.adversary_real in (0, 1), "style.adversary_real",
+           f"must be 0 or 1 (the style index on the real side), got {st.adversary_real}")
     _check(not (st.importance == "softmax" and cfg.variational.clip), "style.importance",
            "=softmax is the authors' variant without ratio clipping",
            hint="set variational.clip=false (or style.importance=none)")
@@ -817,6 +904,8 @@ def _validate_log(cfg: Config) -> None:
     _check(h.spike_window >= 2, "health.spike_window", "must be >= 2")
     _check(h.burn_in >= 0, "health.burn_in", "must be >= 0")
     _check(0.0 < h.diversity < 1.0, "health.diversity", "must be in (0, 1)")
+    _check(0.0 < h.coverage_drop < 1.0, "health.coverage_drop", "must be in (0, 1)")
+    _check(0.0 <= h.coverage_floor <= 1.0, "health.coverage_floor", "must be in [0, 1]")
 
 
 def _validate_text(cfg: Config) -> None:
@@ -834,10 +923,18 @@ def _validate_text(cfg: Config) -> None:
     _check(m.d_embed_dim % m.num_rep == 0, "model.d_embed_dim",
            f"must be a multiple of model.num_rep ({m.num_rep})")
     _check(m.beta_max >= 1.0, "model.beta_max", "must be >= 1 (the annealing starts at 1)")
+    _check(m.beta_steps >= 0, "model.beta_steps",
+           f"must be >= 0 (0 = over the run's adversarial steps), got {m.beta_steps}")
+    _check(math.isfinite(m.beta_scale) and m.beta_scale > 0, "model.beta_scale",
+           f"must be a positive number, got {m.beta_scale}")
     _choice(m.beta_schedule, "model.beta_schedule",
             ("exp", "lin", "sigmoid", "const", "log", "quad", "sqrt"))
     _check(cfg.pretrain.steps >= 0, "pretrain.steps", "must be >= 0")
     _check(cfg.pretrain.lr > 0, "pretrain.lr", "must be a positive learning rate")
+    _check(not (m.compile and (d.name == "oracle" or d.name in TEXT_DATA)), "model.compile",
+           f"must be false for text (data '{d.name}'): the compiled token-by-token loop "
+           "fails at the first sample step and runs slower than eager where it runs",
+           hint="set model.compile=false (text runs eager)")
 
 
 def save_yaml(cfg: Config, path: str | Path) -> None:

@@ -24,11 +24,21 @@ __all__ = ["from_dict", "resolve"]
 
 
 def resolve(layers: list[dict[str, Any]]) -> Config:
-    """Merge recipe/--set layers over the method preset and defaults, validate, return a Config."""
+    """Merge recipe/--set layers over the method preset and defaults, validate, return a Config.
+
+    A layer's ``per_method: {NAME: fragment}`` (a recipe's settings for one method, e.g. the text
+    recipes' ratio for ppo-gan) applies, when method NAME runs, right after that layer, so it
+    beats the layer's own keys and loses to later layers (--set)."""
+    plain = [{k: v for k, v in layer.items() if k != "per_method"} for layer in layers]
     merged: dict[str, Any] = {}
-    for layer in layers:
+    for layer in plain:
         merged = deep_merge(merged, layer)
     method = merged.get("method", Config.method)
+    if any("per_method" in layer for layer in layers):
+        merged = {}
+        for layer, body in zip(layers, plain):
+            merged = deep_merge(merged, body)
+            merged = deep_merge(merged, _per_method(layer.get("per_method"), method))
     if not isinstance(method, str) or method not in PRESETS:
         close = difflib.get_close_matches(str(method), list(PRESETS), n=1)
         hint = f"did you mean '{close[0]}'?" if close else "run 'stablegan methods' for the list"
@@ -41,6 +51,23 @@ def resolve(layers: list[dict[str, Any]]) -> Config:
 
         check_eval_config(cfg.eval)
     return cfg
+
+
+def _per_method(section: Any, method: Any) -> dict[str, Any]:
+    """The fragment of ``per_method`` for ``method`` ({} when it names none); checked."""
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ConfigError("per_method must map method names to config fragments",
+                          hint="per_method: {ppo-gan: {variational: {ratio: classifier_same_x}}}")
+    for name, frag in section.items():
+        if name not in PRESETS:
+            raise ConfigError(f"per_method names unknown method '{name}'",
+                              hint="run 'stablegan methods' for the list")
+        if not isinstance(frag, dict) or "method" in frag:
+            raise ConfigError(f"per_method.{name} must be a config fragment without 'method'",
+                              hint="per_method: {ppo-gan: {variational: {ratio: exact}}}")
+    return section.get(method) or {}
 
 
 def from_dict(data: dict[str, Any]) -> Config:

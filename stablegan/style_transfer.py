@@ -30,7 +30,7 @@ def transfer_file(run: str | Path, input_path: str | Path, to: str | None = None
                   checkpoint: str = "last.pt") -> tuple[list[str], list[str]]:
     """The transferred sentences of every line of ``input_path`` and notes on what was done."""
     from stablegan.metrics.style import predict, transfer_batches
-    from stablegan.training.runs import load_run
+    from stablegan.training.trainer import load_run
 
     lines = read_input(input_path)
     trainer = load_run(run, checkpoint)

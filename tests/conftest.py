@@ -33,6 +33,39 @@ try:  # numpy/scipy BLAS too (metric tests); threadpoolctl ships with scikit-lea
 except ImportError:  # pragma: no cover
     pass
 
+
+# ---------------------------------------------------------------------------------------------
+# pytest.approx(tensor) guard: pytest >= 9.2 iterates what it is given, and a 0-d tensor cannot
+# be iterated ("TypeError: iteration over a 0-d tensor"); older pytest compared it by accident.
+# Every test compares plain floats, so a tensor handed to approx fails at once with the fix.
+# ---------------------------------------------------------------------------------------------
+_pytest_approx = pytest.approx
+
+
+def _tensor_inside(expected: object, depth: int = 0) -> bool:
+    if isinstance(expected, Tensor):
+        return True
+    if depth >= 3 or isinstance(expected, (str, bytes)):
+        return False
+    if isinstance(expected, dict):
+        return any(_tensor_inside(v, depth + 1) for v in expected.values())
+    if isinstance(expected, (list, tuple, set, frozenset)):
+        return any(_tensor_inside(v, depth + 1) for v in expected)
+    return False
+
+
+def approx_without_tensors(expected: object, *args: Any, **kwargs: Any) -> Any:
+    """``pytest.approx`` that refuses torch tensors with a message naming the fix."""
+    if _tensor_inside(expected):
+        raise TypeError(
+            "pytest.approx was given a torch.Tensor; compare plain floats instead: "
+            "pytest.approx(float(t)) or t.item() (pytest >= 9.2 iterates a tensor and fails "
+            "on 0-d ones), or use torch.testing.assert_close for whole tensors")
+    return _pytest_approx(expected, *args, **kwargs)
+
+
+pytest.approx = approx_without_tensors  # type: ignore[assignment]
+
 TINY = [
     "data.batch_size=16",
     "model.hidden=16",

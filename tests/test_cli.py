@@ -74,6 +74,47 @@ def test_methods_lists_every_preset(capsys):
     assert all(len(line.split()) > 1 for line in out.strip().splitlines())  # with descriptions
 
 
+def test_version_names_stablegan_torch_and_python(capsys):
+    from importlib import metadata
+
+    import stablegan
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out.strip()
+    py = ".".join(map(str, sys.version_info[:3]))
+    assert out == (f"stablegan {stablegan.__version__} (torch {metadata.version('torch')}, "
+                   f"Python {py})")
+
+
+def test_help_lists_every_command_on_one_line(capsys):
+    from stablegan.cli import COMMANDS
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    block = out.split("commands:\n")[1].split("\n\n")[0].splitlines()
+    assert sorted(line.split()[0] for line in block) == sorted(COMMANDS)
+    assert all(len(line.split()) > 2 and len(line) <= 100 for line in block)  # a real one-liner
+    assert "usage: stablegan [-h] [--version] [--debug] COMMAND ..." in out
+
+
+def test_bare_command_prints_the_help_and_exits_2(capsys):
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "commands:" in err and "\n  demo " in err and "start here:" in err
+
+
+@pytest.mark.parametrize("word, guess", [("trian", "did you mean 'train'? "), ("xyzzy", "")])
+def test_unknown_command_exits_2_with_a_guess(capsys, word, guess):
+    assert main(["--debug", word, "--steps", "3"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"error: unknown command '{word}'",
+                   f"hint: {guess}'stablegan --help' lists the commands"]
+
+
 # ------------------------------------------------------------------------- train / eval / sample
 
 

@@ -237,8 +237,8 @@ from stablegan.training.trainer import Trainer
 
 step = Trainer._train_step
 
-def held(self, phase, tb):
-    stop = step(self, phase, tb)
+def held(self, phase):
+    stop = step(self, phase)
     if phase.adversarial and self.step == {hold} and distributed.rank() == 0:
         Path({marker!r}).write_text("held")
         while True:

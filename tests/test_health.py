@@ -233,3 +233,83 @@ def test_a_healthy_short_ring_run_fires_none(make_cfg, capsys):
     assert trainer.health.fired == {}
     assert "warning: health:" not in capsys.readouterr().err
     assert any("samples/spread_ratio" in r for r in trainer.history)
+
+
+# ------------------------------------------------------------- mode coverage (periodic evals)
+
+
+def _evals(*modes: float, every: int = 100) -> list[dict]:
+    return [{"step": every * (i + 1), "batches": 6 * every * (i + 1), "modes": float(m),
+             "hq_fraction": 0.9} for i, m in enumerate(modes)]
+
+
+def test_coverage_alarm_fires_when_the_count_falls_by_a_quarter_from_its_best():
+    from stablegan.training.health import coverage_alarm
+
+    assert coverage_alarm(_evals(2, 5, 8, 7, 7), 1000, 8) is None  # 7 > 0.75 x 8
+    a = coverage_alarm(_evals(2, 5, 8, 7, 6, 8), 1000, 8)  # 6 <= 6: a quarter down
+    assert a is not None
+    assert (a["step"], a["alarm"], a["reads"], a["figure"], a["threshold"]) == \
+        (500, "mode_coverage", "modes", 6.0, 6.0)
+    assert a["why"] == "fell from its best of 8"
+    assert "wgan-gp" in a["advice"]
+    b = coverage_alarm(_evals(1, 3, 2), 1000, 8)  # the best so far is 3: 2 <= 2.25
+    assert b is not None and (b["step"], b["threshold"]) == (300, 0.75 * 3)
+
+
+def test_coverage_alarm_fires_under_half_the_modes_from_half_the_budget_on():
+    from stablegan.training.health import coverage_alarm
+
+    # the demo's ppo-gan shape: 0-3 of 8 throughout, never down a quarter from its best
+    rows = _evals(0, 1, 3, 3, 3, 3, 3)
+    assert coverage_alarm(rows[:4], 1000, 8) is None  # step 400 < half the budget
+    a = coverage_alarm(rows, 1000, 8)
+    assert a is not None and (a["step"], a["figure"], a["threshold"]) == (500, 3.0, 4.0)
+    assert a["why"] == "3 of 8 modes after 500 of 1000 iterations"
+    assert coverage_alarm(_evals(2, 3, 4, 4, 4, 4), 1000, 8) is None  # half is not under half
+    assert coverage_alarm(_evals(0, 0, 0, 0, 0), 1000, 8)["step"] == 500  # best 0: floor only
+    # the thresholds are parameters (health.coverage_drop / coverage_floor)
+    assert coverage_alarm(_evals(8, 7), 1000, 8, drop=0.1)["step"] == 200
+    assert coverage_alarm(rows, 1000, 8, floor=0.25) is None
+    assert coverage_alarm([{"step": 900, "swd": 0.1}], 1000, 8) is None  # no modes: no alarm
+
+
+def test_the_coverage_monitor_fires_once_flags_the_row_and_survives_a_resume(capsys):
+    modes = torch.zeros(8, 2)
+    rows = _evals(4, 8, 7, 6, 5, 4)
+    mon = HealthMonitor(HealthConfig(), BATCH)
+    fired = [a["step"] for r in rows[:3] for a in mon.check_eval(r, 1000, modes)]
+    assert fired == [] and "health/mode_coverage" not in rows[2]
+    resumed = HealthMonitor(HealthConfig(), BATCH)
+    resumed.load_state_dict(json.loads(json.dumps(mon.state_dict())))  # as a checkpoint holds it
+    for m in (mon, resumed):
+        copies = [dict(r) for r in rows[3:]]
+        assert [a["step"] for r in copies for a in m.check_eval(r, 1000, modes)] == [400]
+        assert [("health/mode_coverage" in r) for r in copies] == [True, False, False]
+        assert m.fired == {"mode_coverage": 400}
+    err = capsys.readouterr().err
+    assert err.count("warning: health: mode_coverage at step 400: modes 6 (threshold 6, fell "
+                     "from its best of 8); the generator covers ever fewer") == 2
+    assert HealthMonitor(HealthConfig(), BATCH).check_eval(dict(rows[3]), 1000, None) == []
+    off = HealthMonitor(HealthConfig(enabled=False), BATCH)
+    assert [off.check_eval(dict(r), 1000, modes) for r in rows] == [[]] * len(rows)
+
+
+def test_coverage_thresholds_are_validated(make_cfg):
+    with pytest.raises(ConfigError, match="health.coverage_drop"):
+        make_cfg("health.coverage_drop=1.5")
+    with pytest.raises(ConfigError, match="health.coverage_floor"):
+        make_cfg("health.coverage_floor=-0.1")
+
+
+def test_a_toy_run_gets_the_coverage_alarm_from_its_periodic_evaluations(make_cfg, tmp_path,
+                                                                           capsys):
+    # coverage_floor=1: fewer than all 8 modes from half the budget on (an untrained tiny net)
+    cfg = make_cfg("eval.every=2", "health.coverage_floor=1.0", steps=4)
+    trainer = Trainer.from_config(cfg, out_dir=tmp_path / "run")
+    trainer.fit()
+    evals = _rows(tmp_path / "run" / "evals.jsonl")
+    assert [r["step"] for r in evals] == [2]
+    assert evals[0]["modes"] < 8 and evals[0]["health/mode_coverage"] == 1
+    assert trainer.health.fired.get("mode_coverage") == 2
+    assert "warning: health: mode_coverage at step 2: modes" in capsys.readouterr().err

@@ -155,7 +155,7 @@ def test_without_grad_clip_gradients_are_untouched(make_cfg):
     stats = trainer.method.iteration(diagnostics=False)
     grads = [p.grad for p in trainer.method.G.parameters() if p.grad is not None]
     total = float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])))
-    assert total == pytest.approx(stats["grad/g_norm"], rel=1e-5)
+    assert total == pytest.approx(float(stats["grad/g_norm"]), rel=1e-5)
 
 
 # ----------------------------------------------------------------------------- presets
@@ -245,7 +245,7 @@ def test_feature_matching_only_drops_the_adversarial_term(make_cfg):
     z = m.sample_z(16)
     loss, terms, stats = m.generator_loss(z, m.G(z))
     assert set(terms) == {"feature matching"}
-    assert float(loss) == pytest.approx(2.0 * stats["loss/feature_matching"], rel=1e-6)
+    assert float(loss) == pytest.approx(2.0 * float(stats["loss/feature_matching"]), rel=1e-6)
 
 
 def test_minibatch_layers_are_built_into_the_critic(make_cfg):

@@ -40,7 +40,7 @@ def test_wall_time_estimate_is_one_line_on_stderr_only_with_progress(make_cfg, c
 
 
 def test_estimate_wording():
-    from stablegan.training.rundir import format_duration, format_estimate
+    from stablegan.training.console import format_duration, format_estimate
 
     assert format_duration(7800) == "2 h 10 min"
     assert format_duration(95) == "1 min 35 s"

@@ -3,9 +3,12 @@ stay tensors until a row is logged (same numbers as converting every step)."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from conftest import make_config
+from torch import Tensor
 
 from stablegan.errors import ConfigError
 from stablegan.training.trainer import Trainer
@@ -208,3 +211,179 @@ def test_overhead_benchmark_hand_loop_is_the_same_maths(method: str) -> None:
         sys.path.pop(0)
     t = overhead.build(method, "grid", 8)
     assert overhead.weight_gap(t, overhead.HandLoop(t, method == "ppo-gan")) == 0.0
+
+
+# -- issue 18 item 7: the text iteration ------------------------------------------------------
+TEXT_TINY = ["data.oracle_train=256", "data.oracle_test=128", "data.max_len=6",
+             "data.batch_size=16", "model.head_size=8", "model.num_rep=4", "model.d_embed_dim=8",
+             "model.d_filters=8", "model.embed_dim=8", "eval.n_samples=40", "log.progress=false",
+             "log.tensorboard=false", "log.every=1", "pretrain.steps=0"]
+
+
+def _text_trainer(*extra: str) -> Trainer:
+    from stablegan.recipes import load_config
+
+    return Trainer.from_config(load_config("oracle", overrides=[*TEXT_TINY, *extra], steps=2))
+
+
+def _benchmark_module(name: str):  # noqa: ANN202 - a module
+    import importlib
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
+def _generator_grads(m, freeze: bool) -> tuple[list[Tensor], list[Tensor | None]]:
+    nets = list(m.networks.values())
+    for net in nets:
+        net.zero_grad(set_to_none=True)
+    m.freeze_critics = freeze
+    torch.manual_seed(3)
+    m.data.load_state_dict(m._data_state)  # the same real batch (rsgan's G loss reads one)
+    z = m.sample_z(m.batch_size)
+    with m.frozen_critics():
+        assert all(p.requires_grad is not freeze for p in m.D.parameters())
+        loss = m.generator_loss(z, m.pair.fake(z))[0]
+    assert all(p.requires_grad for net in nets for p in net.parameters())  # restored
+    loss.backward()
+    others = [p.grad for name, net in m.networks.items() if name != "G" for p in net.parameters()]
+    return [p.grad.clone() for p in m.G.parameters()], others
+
+
+@pytest.mark.parametrize("method", ["relgan", "ppo-gan"])
+def test_frozen_critic_in_the_generator_step_keeps_g_gradients_bit_for_bit(method: str) -> None:
+    """D (and C) at requires_grad=False during the generator step: G's gradients are those of
+    the trainable critic bit for bit, and D/C get no gradient at all (they do without it)."""
+    t = _text_trainer(f"method={method}", *(["schedule.n_gen=1"] if method == "ppo-gan" else []))
+    m = t.method
+    m.iteration(0)  # trained a little: nonzero everything
+    m._data_state = copy.deepcopy(m.data.state_dict())
+    g_frozen, others_frozen = _generator_grads(m, True)
+    g_trainable, others_trainable = _generator_grads(m, False)
+    assert all(torch.equal(a, b) for a, b in zip(g_frozen, g_trainable))
+    assert all(g is None for g in others_frozen)
+    assert sum(g is not None and bool(g.abs().sum() > 0) for g in others_trainable) > 0
+    m.freeze_critics = True
+    for net in m.networks.values():
+        net.zero_grad(set_to_none=True)
+    m.g_step(m.sample_z(m.batch_size))  # the step itself: G moves, D/C see no gradient
+    assert all(p.grad is None for p in m.D.parameters())
+    assert all(p.grad is not None for p in m.G.parameters())
+
+
+def test_text_iteration_is_the_previous_codes_maths() -> None:
+    """Three relgan iterations of the current code against benchmarks/text_reference.py's previous
+    computations (one-hot reals, Conv2d, trainable D in the G step, one rand per token, per-step
+    log_prob) from one seed: the same statistics to float rounding (rel 1e-5) and the same
+    generator tokens, weights within 1e-6 (Adam's steps are 1e-4); the hand-written loop of
+    benchmarks/text_speed.py lands on the project's weights bit for bit."""
+    reference = _benchmark_module("text_reference")
+    speed = _benchmark_module("text_speed")
+    runs = {}
+    for kind in ("project", "previous", "hand"):
+        t = _text_trainer("method=relgan")  # Adam at 1e-4: a wrong sum moves weights ~1e-4
+        if kind == "previous":
+            reference.install(t.method)
+        step = speed.HandWritten(t).iteration if kind == "hand" else t.method.iteration
+        stats = []
+        for i in range(3):
+            torch.manual_seed(100 + i)
+            stats.append(step() or {})
+        torch.manual_seed(7)
+        runs[kind] = (t, stats, t.method.G.sample(32))
+    (tp, sp, xp), (tr, sr, xr), (th, _, xh) = runs["project"], runs["previous"], runs["hand"]
+    for a, b in zip(sp, sr):
+        for key in ("loss/d", "loss/g", "critic/real", "critic/fake"):
+            assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-5, abs=1e-7), key
+    assert torch.equal(xp, xr) and torch.equal(xp, xh)
+    for name in ("G", "D"):
+        for a, b in zip(tp.method.networks[name].parameters(),
+                        tr.method.networks[name].parameters()):
+            assert torch.allclose(a, b, atol=1e-6, rtol=0)  # measured: 3e-8
+        for a, b in zip(tp.method.networks[name].parameters(),
+                        th.method.networks[name].parameters()):
+            assert torch.equal(a, b)
+    # the reference really computes the earlier way: one-hot reals into Conv2d
+    assert tr.method.task.real_batch(4).shape == (4, 6, 5000)
+    assert tp.method.task.real_batch(4).shape == (4, 6)
+
+
+def test_model_compile_is_refused_for_text_before_any_work(tmp_path, capsys) -> None:
+    """model.compile=true on text: a one-line ConfigError naming the key (exit 2 from the CLI)
+    at config time, before data, models or the run folder; and from the trainer for a text
+    generator built by hand."""
+    from stablegan.cli import main
+    from stablegan.recipes import load_config
+    from stablegan.training.speed import check_compilable
+
+    with pytest.raises(ConfigError, match="model.compile"):
+        load_config("oracle", overrides=["model.compile=true"])
+    run = tmp_path / "run"
+    assert main(["train", "--recipe", "oracle", "--set", "model.compile=true", "--out",
+                 str(run), "--steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "model.compile" in err and "model.compile=false" in err and "Traceback" not in err
+    assert not run.exists()
+    t = _text_trainer()
+    with pytest.raises(ConfigError, match="text generators"):
+        check_compilable(t.method)
+    check_compilable(Trainer.from_config(make_config("method=wgan-gp", steps=1)).method)
+
+
+def _rmc_flops(b: int, t: int, v: int, e: int, slots: int, heads: int, d: int) -> int:
+    """Closed-form matmul FLOPs (2 m n k per product) of the relational-memory generator's
+    forward: per token the input projection, qkv, the two attention products, two MLP layers,
+    both gates and the vocabulary projection."""
+    m, s = heads * d, slots + 1
+    per_token = (2 * b * e * m + 2 * b * s * m * (3 * m) + 2 * (2 * b * heads * s * s * d)
+                 + 2 * (2 * b * s * m * m) + 2 * b * m * 2 * m + 2 * b * slots * m * 2 * m
+                 + 2 * b * slots * m * v)
+    return t * per_token
+
+
+def _d_flops(b: int, t: int, v: int, e: int, reps: int, sizes: tuple[int, ...], n: int,
+             one_hots: bool) -> int:
+    """Closed-form FLOPs of the RelGAN discriminator's forward: the V -> E map (none for token
+    ids, a lookup), each convolution as (B T' R) x (f w) x n, highway and gate, 100-unit layer,
+    output."""
+    w, feats = e // reps, n * len(sizes)
+    total = 2 * b * t * v * e if one_hots else 0
+    total += sum(2 * b * (t - f + 1) * reps * (f * w) * n for f in sizes)
+    return total + 2 * (2 * b * reps * feats * feats) + 2 * b * reps * feats * 100 \
+        + 2 * b * reps * 100
+
+
+def test_flop_count_of_the_oracle_generator_and_critic_forward_is_the_closed_form() -> None:
+    """torch.utils.flop_counter.FlopCounterMode on the oracle recipe's models (V 5,000, T 20,
+    batch 64): the generator's relaxed forward, its no-grad sampling (which the expand-ed start
+    embedding used to break), the critic on relaxed one-hots and on token ids each count exactly
+    the closed form; one-hot inputs cost the V x E product more than ids."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from stablegan.models.text import build_text_models
+
+    b, t, v = 64, 20, 5000
+    torch.manual_seed(0)
+    g, d = build_text_models(v, t, "relgan", g_embed_dim=32, g_mem_slots=1, g_num_heads=2,
+                             g_head_size=64, d_embed_dim=64, d_num_rep=16,
+                             d_num_filters=(64,) * 4)
+
+    def count(fn) -> int:  # noqa: ANN001
+        with FlopCounterMode(display=False) as counter:
+            fn()
+        return int(counter.get_total_flops())
+
+    soft = g(torch.empty(b, 0))
+    ids = soft.argmax(-1)
+    want_g = _rmc_flops(b, t, v, 32, 1, 2, 64)
+    assert count(lambda: g(torch.empty(b, 0))) == want_g
+    with torch.no_grad():
+        assert count(lambda: g.sample(b)) == want_g
+    assert count(lambda: d(soft)) == _d_flops(b, t, v, 64, 16, (2, 3, 4, 5), 64, True)
+    assert count(lambda: d(ids)) == _d_flops(b, t, v, 64, 16, (2, 3, 4, 5), 64, False)
+    assert count(lambda: g.log_prob(ids)) == want_g  # teacher forcing: the same products

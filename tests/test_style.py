@@ -19,7 +19,7 @@ from stablegan.cli import main
 from stablegan.config import DataConfig
 from stablegan.data import build_data
 from stablegan.errors import ConfigError, DataError
-from stablegan.methods.pair import LatentPair
+from stablegan.methods.pair import LatentPair, StylePair
 from stablegan.methods.style import StyleMethod
 from stablegan.metrics.bleu import corpus_bleu, pairwise_bleu
 from stablegan.models.style import StyleAutoencoder, StyleClassifier, mask_after_eos
@@ -147,11 +147,24 @@ def test_mask_after_eos() -> None:
 def test_latent_pair_shapes_and_method_choice(tmp_path: Path) -> None:
     trainer = Trainer.from_config(cfg_for(write_corpus(tmp_path)))
     m = trainer.method
-    assert isinstance(m, StyleMethod) and isinstance(m.pair, LatentPair)
-    assert m.pair.real(5).shape == (5, 8)
+    assert isinstance(m, StyleMethod) and isinstance(m.pair, StylePair)  # the default
+    assert m.pair.real(5).shape == (5, 8) and not m.pair.real(5).requires_grad
     src = m.pair.source(4)
     assert src.shape == (4, trainer.data.max_len + 1)
-    assert m.pair.fake(src).shape == (4, 8)
+    assert m.pair.fake(src).shape == (4, 8) and m.pair.fake(src).requires_grad
+    # real side: style 0 ("0" = the NEG sentences), fake side: style 1 (POS)
+    assert set(trainer.data.decode(src[:, :-1])) <= set(POS) and src[:, -1].tolist() == [1] * 4
+    real = m.pair.sentences(0, 6)
+    assert set(trainer.data.decode(real[:, :-1])) <= set(NEG)
+    torch.manual_seed(3)
+    codes = m.pair.real(6)
+    torch.manual_seed(3)
+    assert torch.equal(codes, m.G.encode(m.pair.sentences(0, 6)[:, :-1]))
+    swapped = Trainer.from_config(cfg_for(write_corpus(tmp_path), "style.adversary_real=1"))
+    assert swapped.method.pair.source(3)[:, -1].tolist() == [0] * 3
+    prior = Trainer.from_config(cfg_for(write_corpus(tmp_path), "style.adversary=prior")).method
+    assert isinstance(prior.pair, LatentPair) and prior.pair.real(5).shape == (5, 8)
+    assert prior.pair.fake(prior.pair.source(4)).shape == (4, 8)
     assert [p.name for p in m.phases(2)] == ["autoencoder", "adversarial"]
     assert set(m.networks) == {"G", "D", "C", "S"}  # the recipe has the sentence critic on
     assert m.G.attention
@@ -252,7 +265,7 @@ def test_train_eval_and_transfer_cli_end_to_end(tmp_path: Path, capsys) -> None:
                  "--quiet"]) == 0
     result = json.loads((run / "eval.json").read_text())
     for key in ("style_accuracy", "own_accuracy", "bleu_ref", "content_bleu", "geo_mean",
-                "style_classifier_holdout_accuracy"):
+                "style_classifier_holdout_accuracy", "z_style_accuracy"):
         assert 0.0 <= result[key] <= 1.0, key
     assert (run / "samples" / "autoencoder_step_000003.txt").is_file()
     assert (run / "style_classifier.pt").is_file()
@@ -513,3 +526,147 @@ def test_init_from_with_another_architecture_is_refused(tmp_path: Path) -> None:
     cfg = cfg_for(root, f"pretrain.init_from={tmp_path / 'ae'}", "style.attention=true", ae=0)
     with pytest.raises(CheckpointError, match="does not fit network G"):
         Trainer.from_config(cfg)
+
+
+# ------------------------------------------------------------------------------ the style adversary
+def test_style_adversary_config_checks(tmp_path: Path) -> None:
+    root = write_corpus(tmp_path)
+    with pytest.raises(ConfigError, match="style.adversary"):
+        cfg_for(root, "style.adversary=priors")
+    with pytest.raises(ConfigError, match="style.adversary_real"):
+        cfg_for(root, "style.adversary_real=2")
+    with pytest.raises(ConfigError, match="does not support objective.loss=rsgan"):
+        Trainer.from_config(cfg_for(root, "objective.loss=rsgan"))
+    Trainer.from_config(cfg_for(root, "objective.loss=rsgan", "style.adversary=prior"))
+    three = write_corpus(tmp_path / "three", labels=["1"] * 12 + ["0"] * 12 + ["2"] * 12,
+                         test=False)
+    with pytest.raises(ConfigError, match="compares the codes of two styles; data 'text-style' "
+                                          "has 3"):
+        Trainer.from_config(cfg_for(three))
+    Trainer.from_config(cfg_for(three, "style.adversary=prior"))
+
+
+def test_style_adversary_critic_loss_by_hand(tmp_path: Path) -> None:
+    """One critic step: nsgan's BCE with the codes of style-0 sentences as reals (label 1) and
+    of style-1 sentences as fakes (label 0); WGAN-GP's -D(z0) + D(z1) + lambda GP."""
+    for method in ("nsgan", "wgan-gp"):
+        m = Trainer.from_config(cfg_for(write_corpus(tmp_path / method),
+                                        f"method={method}")).method
+        torch.manual_seed(11)
+        x0, x1 = m.pair.sentences(0, 4), m.pair.sentences(1, 4)
+        with torch.no_grad():
+            z0, z1 = m.G.encode(x0[:, :-1]), m.G.encode(x1[:, :-1])
+            s0, s1 = m.D(z0), m.D(z1)
+        if method == "nsgan":
+            hand = -torch.log(torch.sigmoid(s0)).mean() - torch.log(1 - torch.sigmoid(s1)).mean()
+        else:
+            u = torch.rand(4, 1)
+            zh = (u * z0 + (1 - u) * z1).requires_grad_(True)
+            (g,) = torch.autograd.grad(m.D(zh).sum(), zh)
+            hand = -s0.mean() + s1.mean() + 10.0 * ((g.norm(dim=1) - 1) ** 2).mean()
+        torch.manual_seed(11)
+        stats = m.d_step()
+        assert float(stats["loss/d"]) == pytest.approx(hand.item(), rel=1e-5), method
+        assert float(stats["critic/real"]) == pytest.approx(s0.mean().item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["nonsaturating", "minimax", "wasserstein", "least_squares"])
+def test_style_adversary_encoder_loss_by_hand(tmp_path: Path, loss: str) -> None:
+    """The encoder's adversarial term on codes of both styles: the generator loss with the
+    real side's (style 0) scores mirrored. Under minimax that is minus the classifier's
+    cross-entropy (the authors' -lambda_z * loss_z_clas)."""
+    m = Trainer.from_config(cfg_for(write_corpus(tmp_path), "method=nsgan",
+                                    f"objective.loss={loss}")).method
+    s = torch.tensor([0.5, -1.0, 2.0, 0.3])
+    y = torch.tensor([0, 0, 1, 1])
+    view, sign = m.encoder_view(s, y)
+    assert sign.tolist() == [-1.0, -1.0, 1.0, 1.0]
+    got = m.adversarial_term(view)[0].item()
+    sig = torch.sigmoid(s)
+    hand = {  # per code: style 0 should look fake, style 1 real
+        "nonsaturating": torch.where(y == 0, -torch.log(1 - sig), -torch.log(sig)),
+        "minimax": torch.where(y == 0, torch.log(sig), torch.log(1 - sig)),
+        "wasserstein": torch.where(y == 0, s, -s),
+        "least_squares": torch.where(y == 0, s ** 2 / 2, (s - 1) ** 2 / 2)}[loss].mean()
+    assert got == pytest.approx(hand.item(), rel=1e-6)
+    if loss == "minimax":  # = -CE of the classifier "style 0" with logit s
+        ce = torch.nn.functional.binary_cross_entropy_with_logits(s, (y == 0).float())
+        assert got == pytest.approx(-ce.item(), rel=1e-6)
+
+
+def test_style_adversary_generator_step_and_accuracy(tmp_path: Path) -> None:
+    """A generator step's logged adversarial term equals the hand computation on the codes of
+    its batch, and adversary/accuracy the balanced accuracy of D's calls at logit 0."""
+    m = Trainer.from_config(cfg_for(write_corpus(tmp_path), "method=nsgan")).method
+    source = torch.cat([m.pair.sentences(0, 3), m.pair.sentences(1, 5)])
+    y = source[:, -1]
+    with torch.no_grad():
+        s = m.D(m.G.encode(source[:, :-1]))
+    sig = torch.sigmoid(s)
+    hand = torch.where(y == 0, -torch.log(1 - sig), -torch.log(sig)).mean()
+    acc = 0.5 * ((s[:3] > 0).float().mean() + (s[3:] <= 0).float().mean())
+    stats = m.g_step(source, 1 - y)
+    assert stats["loss/adv"] == pytest.approx(hand.item(), rel=1e-5)
+    assert stats["adversary/accuracy"] == pytest.approx(acc.item())
+    # the accuracy's thresholds: 0 for logits, halfway between the styles' means for a critic
+    scores = torch.tensor([3.0, 2.0, 1.0, 0.5, -1.0])
+    labels = torch.tensor([0, 0, 1, 1, 1])
+    assert m.adversary_accuracy(scores, labels) == pytest.approx(0.5 * (1 + 1 / 3))
+    m.objective.loss = "wasserstein"  # threshold (2.5 + 1/6) / 2 = 1.33: all right
+    assert m.adversary_accuracy(scores, labels) == pytest.approx(1.0)
+
+
+def test_style_adversary_ratio_clipping_sign(tmp_path: Path) -> None:
+    """With ratio clipping the real side's codes use log r = -(R_old - R), the fake side's
+    R_old - R, so the surrogate is PPO's clipped objective on the encoder's view."""
+    m = Trainer.from_config(cfg_for(write_corpus(tmp_path), "method=ppo-gan")).method
+    assert "R" in m.networks
+    s = torch.tensor([0.5, -1.0, 2.0])
+    y = torch.tensor([0, 1, 1])
+    view, sign = m.encoder_view(s, y)  # wasserstein: view = (-0.5, -1.0, 2.0)
+    log_r = sign * torch.log(torch.tensor([1 / 1.6, 0.5, 1.6]))  # r = (1.6, 0.5, 1.6)
+    loss, stats = m.adversarial_term(view, log_r)
+    # A = view (raw); min(r A, clip(r, 0.6, 1.4) A): min(-0.8, -0.7), min(-0.5, -0.6), min(3.2, 2.8)
+    assert loss.item() == pytest.approx(-(-0.8 - 0.6 + 2.8) / 3, rel=1e-6)
+
+
+@pytest.mark.parametrize("method,values", [
+    # the last logged row (step 3) of 98c1492, the code before the style adversary, on this
+    # corpus: 2 autoencoder steps, 3 iterations with the sentence critic
+    ("nsgan", {"loss/d": 1.3954908847808838, "loss/adv": 0.5541895627975464,
+               "loss/g": 5.125441551208496}),
+    ("ppo-gan", {"loss/d": 4.2628865242004395, "loss/adv": -0.31671279668807983,
+                 "loss/g": 4.125231027603149})])
+def test_prior_adversary_gives_the_numbers_before_issue_18(tmp_path: Path, method: str,
+                                                           values: dict) -> None:
+    extra = ["schedule.n_critic=2", "schedule.n_gen=2"] if method == "ppo-gan" else []
+    cfg = cfg_for(write_corpus(tmp_path / "c"), f"method={method}", *extra,
+                  "style.sentence_critic=true", "style.adversary=prior", steps=3, ae=2)
+    trainer = Trainer.from_config(cfg, out_dir=tmp_path / "run")
+    trainer.fit()
+    last = rows(tmp_path / "run" / "metrics.jsonl")[-1]
+    assert last["step"] == 3 and "adversary/accuracy" not in last
+    for key, want in values.items():
+        assert last[key] == pytest.approx(want, rel=1e-6, abs=1e-7), key
+
+
+# ------------------------------------------------------------------------------ z probe
+def test_probe_accuracy_on_synthetic_codes() -> None:
+    from stablegan.metrics.style import probe_accuracy
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 2, (1500,), generator=g)
+    noise = torch.randn(1500, 8, generator=g)
+    separable = noise.clone()
+    separable[:, 0] += 4.0 * (2 * y - 1)  # style in one coordinate, margin 8 std
+    acc = probe_accuracy(separable[:1000], y[:1000], separable[1000:], y[1000:], 2)
+    assert acc > 0.99
+    chance = probe_accuracy(noise[:1000], y[:1000], noise[1000:], y[1000:], 2)
+    assert abs(chance - 0.5) < 0.06  # 500 held-out codes: std of chance accuracy 0.022
+    # balanced: 90 % of the held-out codes of one style, a constant guess scores 0.5
+    yb = torch.cat([torch.zeros(450, dtype=torch.long), torch.ones(50, dtype=torch.long)])
+    assert probe_accuracy(noise[:1000], torch.zeros(1000, dtype=torch.long), noise[1000:],
+                          yb, 2) == pytest.approx(0.5)
+    state = torch.random.get_rng_state()
+    probe_accuracy(noise[:100], y[:100], noise[100:200], y[100:200], 2)
+    assert torch.equal(state, torch.random.get_rng_state())  # the global RNG is untouched

@@ -262,8 +262,9 @@ def test_discriminator_shapes_and_inputs() -> None:
     d(x).sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     assert torch.equal(d(exact), d(exact))  # eval: dropout off
-    for bad in (tokens, exact[:, :-1], F.one_hot(tokens, V + 1).float(), exact[0],
-                F.one_hot(tokens, V)):
+    assert torch.equal(d(tokens), d(exact))  # token ids: the lookup, bit for bit
+    for bad in (tokens[:, :-1], tokens + V, torch.full_like(tokens, -1), tokens.float(),
+                exact[:, :-1], F.one_hot(tokens, V + 1).float(), exact[0], F.one_hot(tokens, V)):
         with pytest.raises(ShapeError):
             d(bad)
 
@@ -350,3 +351,121 @@ def test_temperature_errors() -> None:
         temperature(0, 0, 100.0)
     with pytest.raises(ConfigError):
         temperature(0, 10, 0.0)
+
+
+# -- issue 18 item 7: the faster computations give the earlier numbers ----------------------------
+def per_step_generate(g: TextGenerator, n: int, gen: torch.Generator | None) -> tuple[Tensor,
+                                                                                      Tensor]:
+    """The earlier generation loop: one Gumbel ``rand`` per token, the start as an expand view."""
+    state = g.initial_state(n)
+    x = g.start.unsqueeze(0).expand(n, g.embed_dim)
+    soft, hard = [], []
+    for _ in range(g.max_len):
+        logits, state = g.step(x, state)
+        y = logits + gumbel_noise(logits.shape, gen)
+        hard.append(y.argmax(-1))
+        soft.append(F.softmax(g.beta * y, -1))
+        x = g.embedding(hard[-1])
+    return torch.stack(soft, 1), torch.stack(hard, 1)
+
+
+@pytest.mark.parametrize("make", [lambda: tiny_lstm(std=1.0), lambda: tiny_rmc(mem_slots=2)])
+def test_one_gumbel_rand_gives_the_per_step_samples_bit_for_bit(make, monkeypatch) -> None:
+    """All of a generation's noise in one time-major ``rand`` call: the same relaxed one-hots and
+    tokens as drawing it token by token, from an explicit generator and from the global RNG, and
+    the step-by-step fallback above GUMBEL_BLOCK too (so the oracle's data are unchanged)."""
+    import stablegan.models.text as text_models
+
+    torch.manual_seed(20)
+    g = make()
+    g.beta = 3.0
+    ref_soft, ref_hard = per_step_generate(g, 9, torch.Generator().manual_seed(5))
+    soft, hard = g.relaxed_sample(9, torch.Generator().manual_seed(5))
+    assert torch.equal(soft, ref_soft) and torch.equal(hard, ref_hard)
+    assert torch.equal(g.sample(9, torch.Generator().manual_seed(5)), ref_hard)
+    torch.manual_seed(6)
+    ref_soft, _ = per_step_generate(g, 9, None)
+    torch.manual_seed(6)
+    assert torch.equal(g(z(9)), ref_soft)
+    monkeypatch.setattr(text_models, "GUMBEL_BLOCK", 9 * V * T - 1)  # one draw per token again
+    assert torch.equal(g.sample(9, torch.Generator().manual_seed(5)), ref_hard)
+    # a wrong layout (batch-major) would give other tokens: the test can fail
+    u = gumbel_noise((9, T, V), torch.Generator().manual_seed(5))
+    assert not torch.equal(u.transpose(0, 1), gumbel_noise((T, 9, V),
+                                                            torch.Generator().manual_seed(5)))
+
+
+@pytest.mark.parametrize("make", [lambda: tiny_lstm(std=1.0), lambda: tiny_rmc(mem_slots=2)])
+def test_batched_log_prob_projection_is_bit_identical_to_the_per_step_one(make) -> None:
+    """``token_log_probs`` projects and log-softmaxes all positions after the loop: bit for bit
+    the per-step projection of the earlier code; the gradients agree to float rounding."""
+    torch.manual_seed(21)
+    g = make()
+    tokens = torch.randint(0, V, (12, T))
+    ref = step_loop_log_probs(g, tokens)  # one sentence at a time, through g.step
+
+    def per_step(tokens: Tensor) -> Tensor:
+        state, x = g.initial_state(tokens.shape[0]), g.start.unsqueeze(0).expand(12, g.embed_dim)
+        cols = []
+        for t in range(T):
+            logits, state = g.step(x, state)
+            cols.append(F.log_softmax(logits, -1).gather(1, tokens[:, t:t + 1]).squeeze(1))
+            x = g.embedding(tokens[:, t])
+        return torch.stack(cols, 1)
+
+    old = per_step(tokens)
+    new = g.token_log_probs(tokens)
+    assert torch.equal(new, old)
+    assert torch.allclose(new, ref, atol=1e-6)
+    assert torch.equal(g.teacher_forced_logits(tokens)[:, 0],
+                       g.step(g.start.unsqueeze(0).expand(12, -1), g.initial_state(12))[0])
+    grads_old = torch.autograd.grad(old.sum(), list(g.parameters()))
+    grads_new = torch.autograd.grad(g.log_prob(tokens).sum(), list(g.parameters()))
+    for a, b in zip(grads_old, grads_new):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_discriminator_token_ids_are_the_one_hot_product() -> None:
+    """Token ids through the embedding lookup: scores and features bit for bit those of their
+    one-hots through the linear map; W_e's gradient the same sums in another order (rel 1e-6)."""
+    torch.manual_seed(22)
+    d = tiny_d().eval()
+    tokens = torch.randint(0, V, (16, T))
+    onehot = F.one_hot(tokens, V).float()
+    s_ids, f_ids = d.forward_features(tokens)
+    s_hot, f_hot = d.forward_features(onehot)
+    assert torch.equal(s_ids, s_hot) and torch.equal(f_ids, f_hot)
+    assert torch.equal(d.embed_input(tokens), onehot @ d.embed.weight.t())
+    g_ids = torch.autograd.grad(s_ids.square().sum(), list(d.parameters()))
+    g_hot = torch.autograd.grad(d(onehot).square().sum(), list(d.parameters()))
+    for a, b in zip(g_ids, g_hot):
+        assert torch.allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("embed,reps", [(8, 4), (8, 8), (6, 2)])
+def test_discriminator_unfold_addmm_equals_conv2d(embed: int, reps: int) -> None:
+    """The convolutions as unfold + addmm give Conv2d's numbers within float rounding (atol 1e-5
+    on O(1) features), for representation widths w = 2, 1 and 3, values and gradients."""
+    torch.manual_seed(23)
+    d = RelGANDiscriminator(V, T, embed_dim=embed, num_rep=reps, filter_sizes=(2, 3, 5),
+                            num_filters=(4, 5, 3))
+    e = torch.randn(6, T, embed, requires_grad=True)
+    new = d.conv_features(e)
+    ref = torch.cat([F.relu(conv(e.unsqueeze(1))).amax(dim=2) for conv in d.convs],
+                    dim=1).transpose(1, 2)
+    assert new.shape == ref.shape == (6, reps, 12)
+    assert torch.allclose(new, ref, atol=1e-5, rtol=0)
+    w = torch.randn_like(ref)
+    g_new = torch.autograd.grad((new * w).sum(), [e, *d.parameters()], allow_unused=True)
+    g_ref = torch.autograd.grad((ref * w).sum(), [e, *d.parameters()], allow_unused=True)
+    for a, b in zip(g_new, g_ref):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert torch.allclose(a, b, atol=1e-5, rtol=0)
+    # a wrong window layout (width-major) is caught
+    bad = e.detach().unfold(1, 2, 1).reshape(6, T - 1, reps, embed // reps, 2).reshape(-1, 2 *
+                                                                                      embed // reps)
+    if embed // reps > 1:
+        out = torch.addmm(d.convs[0].bias, bad, d.convs[0].weight.reshape(4, -1).t())
+        assert not torch.allclose(F.relu(out.view(6, T - 1, reps, 4)).amax(1), ref[..., :4],
+                                  atol=1e-3)

@@ -144,6 +144,11 @@ class FiniteSource(DataSource):
                 f"data '{name}' has {x.shape[0]} items but labels of shape {tuple(y.shape)}",
                 hint="labels must be a 1-D tensor with one entry per item",
             )
+        if y is not None and num_classes is not None and y.numel() and (
+                int(y.min()) < 0 or int(y.max()) >= num_classes):
+            bad = int(y.min()) if int(y.min()) < 0 else int(y.max())
+            raise DataError(f"data '{name}' has label {bad}, out of range for {num_classes} "
+                            "classes", hint=f"labels must be class ids 0..{num_classes - 1}")
         if max_items is not None:
             x = x[:max_items]
             y = y[:max_items] if y is not None else None
@@ -201,7 +206,25 @@ class FiniteSource(DataSource):
             self._pos = 0
         idx = self._split_idx["train"][self._perm[self._pos + start : self._pos + stop]]
         self._pos += batch_size
+        self._last_idx = idx
         return self._convert(self._x[idx])
+
+    def sample_labelled(self, batch_size: int) -> tuple[Tensor, Tensor]:
+        """``sample(batch_size)`` with the batch's int64 labels (the sampler advances exactly as
+        ``sample`` does); DataError for unlabelled data."""
+        if self._y is None:
+            raise DataError(f"data '{self.name}' has no labels",
+                            hint="a conditional GAN needs labelled data (digits, mnist, cifar10, "
+                                 "an image folder with one sub-folder per class, or a tensor "
+                                 "with labels)")
+        x = self.sample(batch_size)
+        return x, self._y[self._last_idx].clone()
+
+    def class_counts(self) -> Tensor | None:
+        """Training items per class (num_classes,), or None without labels."""
+        if self._y is None or not self.num_classes:
+            return None
+        return torch.bincount(self._y[self._split_idx["train"]], minlength=self.num_classes)
 
     @property
     def epoch(self) -> int:

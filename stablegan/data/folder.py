@@ -1,5 +1,8 @@
 """``image-folder``: every image under a directory (recursively) loaded with PIL into one in-memory
-uint8 tensor (N, C, H, W), scaled to [-1, 1] per batch. Unlabelled.
+uint8 tensor (N, C, H, W), scaled to [-1, 1] per batch. Unlabelled, unless
+``data.class_folders=true``: then every immediate sub-folder of ``data.path`` is one class
+(torchvision's ``ImageFolder`` layout; classes numbered in sorted folder-name order, images under
+each sub-folder found recursively), and a class folder without images is an error.
 
 Modes are converted to RGB (``data.channels`` 3 or unset) or L (``data.channels`` 1): CMYK,
 YCbCr, palette and other colour modes via RGB; alpha (RGBA, LA, PA) is dropped, not composited;
@@ -132,12 +135,49 @@ def load_folder(
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
+def class_folders(root: Path) -> list[Path]:
+    """The class sub-folders of ``root`` in sorted name order; DataError when there are none
+    or one holds no images."""
+    if not root.is_dir():
+        raise DataError(f"image folder '{root}' does not exist or is not a directory",
+                        hint="set data.path to a directory with one sub-folder per class")
+    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                     key=lambda p: p.name)
+    if not folders:
+        raise DataError(f"data.class_folders=true but '{root}' has no sub-folders",
+                        hint="put each class's images in its own sub-folder (root/cat/*.png, "
+                             "root/dog/*.png), or set data.class_folders=false")
+    for folder in folders:
+        if not find_images(folder):
+            raise DataError(f"class folder '{folder}' holds no images "
+                            f"({', '.join(IMAGE_EXTENSIONS)})",
+                            hint="add its images or remove the folder (every sub-folder of "
+                                 "data.path is a class)")
+    return folders
+
+
 def image_folder(cfg: DataConfig, seed: int) -> FiniteSource:
-    """The ``image-folder`` source for ``cfg.path``."""
+    """The ``image-folder`` source for ``cfg.path`` (labelled by sub-folder with
+    ``data.class_folders``)."""
     if not cfg.path:
         raise DataError("data 'image-folder' needs data.path", hint="--set data.path=DIR")
-    x = load_folder(Path(cfg.path).expanduser(), cfg.channels or 3, cfg.image_size, cfg.max_items)
-    return FiniteSource(
-        "image-folder", "images", x, None, seed, holdout_fraction=cfg.holdout_fraction,
-        max_items=cfg.max_items, scale=1 / 127.5, offset=-1.0,
+    root = Path(cfg.path).expanduser()
+    y, num_classes, names = None, None, None
+    if cfg.class_folders:
+        folders = class_folders(root)
+        parts = [load_folder(f, cfg.channels or 3, cfg.image_size) for f in folders]
+        shapes = {tuple(p.shape[1:]) for p in parts}
+        if len(shapes) > 1:
+            raise DataError(f"the class folders of '{root}' hold images of different sizes",
+                            hint="resize them all on loading with --set data.image_size=32")
+        x = torch.cat(parts)
+        y = torch.cat([torch.full((len(p),), k, dtype=torch.long) for k, p in enumerate(parts)])
+        num_classes, names = len(folders), [f.name for f in folders]
+    else:
+        x = load_folder(root, cfg.channels or 3, cfg.image_size, cfg.max_items)
+    source = FiniteSource(
+        "image-folder", "images", x, y, seed, holdout_fraction=cfg.holdout_fraction,
+        max_items=cfg.max_items, scale=1 / 127.5, offset=-1.0, num_classes=num_classes,
     )
+    source.class_names = names
+    return source

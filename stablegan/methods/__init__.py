@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from torch import nn
 
     from stablegan.config import Config
+    from stablegan.methods.conditional import ConditionalGANMethod, ConditionalPPOMethod
     from stablegan.methods.gan import GANMethod, NonFiniteError
     from stablegan.methods.ppo import ClassifierRatio, ExactRatio, PPOGANMethod
     from stablegan.methods.presets import PRESETS, describe, preset_fragment
@@ -35,6 +36,8 @@ _LAZY = {
     "ClassifierRatio": "stablegan.methods.ppo",
     "ExactRatio": "stablegan.methods.ppo",
     "StyleMethod": "stablegan.methods.style",
+    "ConditionalGANMethod": "stablegan.methods.conditional",
+    "ConditionalPPOMethod": "stablegan.methods.conditional",
     "PRESETS": "stablegan.methods.presets",
     "describe": "stablegan.methods.presets",
     "preset_fragment": "stablegan.methods.presets",
@@ -45,8 +48,9 @@ BUILT_IN_TASK_METHODS = {"style": "StyleMethod"}
 TASK_METHODS: dict[str, type[GANMethod]] = {}
 
 __all__ = ["GANMethod", "PPOGANMethod", "StyleMethod", "ClassifierRatio", "ExactRatio",
-           "NonFiniteError", "TASK_METHODS", "build_method", "method_for", "register_method",
-           "PRESETS", "describe", "preset_fragment"]
+           "ConditionalGANMethod", "ConditionalPPOMethod", "NonFiniteError", "TASK_METHODS",
+           "build_method", "method_for", "register_method", "PRESETS", "describe",
+           "preset_fragment"]
 
 
 def __getattr__(name: str) -> Any:
@@ -70,15 +74,29 @@ def register_method(task: str, cls: type[GANMethod], *, overwrite: bool = False)
     TASK_METHODS[task] = cls
 
 
+def _conditional(cfg: Config, task: Any) -> bool:
+    """Whether G and D see the class: the task's own answer when ``task`` is a Task, else the
+    config's (``conditional.*``; a Task is conditional exactly when its config is)."""
+    own = None if isinstance(task, (str, type)) else getattr(task, "conditional", None)
+    if isinstance(own, bool):
+        return own
+    cond = getattr(cfg, "conditional", None)
+    return bool(cond is not None and cond.enabled)
+
+
 def method_for(cfg: Config, task: Any) -> type[GANMethod]:
     """The method class that trains ``task`` (a Task, a Task class or a task name) under
-    ``cfg``: the task's own method when it has one (:func:`register_method`, or the built-in
-    ``StyleMethod`` of the style task), else PPO-GAN when ratio clipping is on
+    ``cfg``: the conditional form of PPO-GAN or the classic method when G and D see the class
+    (``conditional.*``); else the task's own method when it has one (:func:`register_method`,
+    or the built-in ``StyleMethod`` of the style task); else PPO-GAN when ratio clipping is on
     (``variational.clip``), else the classic :class:`GANMethod`."""
+    from stablegan.methods.conditional import ConditionalGANMethod, ConditionalPPOMethod
     from stablegan.methods.gan import GANMethod
     from stablegan.methods.ppo import PPOGANMethod
     from stablegan.methods.style import StyleMethod
 
+    if _conditional(cfg, task):
+        return ConditionalPPOMethod if cfg.variational.clip else ConditionalGANMethod
     name = str(task if isinstance(task, str) else getattr(task, "name", None))
     own = TASK_METHODS.get(name) or {"StyleMethod": StyleMethod}.get(
         BUILT_IN_TASK_METHODS.get(name, ""))
@@ -91,9 +109,10 @@ def build_method(cfg: Config, generator: nn.Module, discriminator: nn.Module, ta
                  device: torch.device | str = "cpu",
                  classifier: nn.Module | None = None) -> GANMethod:
     """An instance of :func:`method_for` ``(cfg, task)`` over ``task``."""
+    from stablegan.methods.conditional import ConditionalGANMethod
     from stablegan.methods.gan import GANMethod
 
     cls = method_for(cfg, task)
-    if cls is GANMethod:
+    if cls in (GANMethod, ConditionalGANMethod):
         return GANMethod(cfg, generator, discriminator, task, device)
     return cls(cfg, generator, discriminator, task, device, classifier)  # type: ignore[call-arg]

@@ -74,6 +74,7 @@ class GANMethod:
         self.optimizers: dict[str, torch.optim.Optimizer] = {
             "G": self._adam(self.G, cfg.optim.g_lr), "D": self._adam(self.D, cfg.optim.d_lr)}
         self.counts = {"D": 0, "G": 0}
+        self.freeze_critics = True  # see frozen_critics (False: the earlier, slower graph)
         self.pair = DataPair(self)
         # speed options: autocast dtype, a GradScaler per network for fp16 (GPU only)
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.optim.precision)
@@ -286,14 +287,14 @@ class GANMethod:
                 weights = self.importance_weights(s_fake, stats)
             adv = self.objective.d_loss(s_real, s_fake, weights)
         terms = {"adversarial loss": adv}
-        loss = adv
+        loss = self.critic_terms(adv, terms, stats)
         gp_cfg = cfg.lipschitz.gradient_penalty
         # lazy regularisation: the penalty on every k-th critic step, weighted k * lambda
         if gp_cfg.weight > 0 and self.counts["D"] % gp_cfg.every == 0:
             with self.full_precision():  # the penalty in fp32, on the eager critic
                 gp, norms = lipschitz.gradient_penalty(
-                    self.eager_critic(), real_in.float(), fake_in.float(), gp_cfg.target,
-                    gp_cfg.one_sided)
+                    self.eager_critic(), dense_like(real_in, fake_in).float(), fake_in.float(),
+                    gp_cfg.target, gp_cfg.one_sided)
             terms["gradient penalty"] = gp
             loss = loss + (gp_cfg.weight * gp_cfg.every) * gp
             stats["lipschitz/gp"] = gp.detach()
@@ -334,13 +335,35 @@ class GANMethod:
         """Hook for methods that record the old generator (ratio estimation)."""
 
     def g_step(self, z: Tensor) -> Stats:
-        with self.autocast():
+        with self.autocast(), self.frozen_critics():
             fake = self.pair.fake(z)
             self.task.check_fake(fake)
             loss, terms, stats = self.generator_loss(z, fake)
         stats["grad/g_norm"] = self.step("G", loss, terms)
         stats["loss/g"] = loss.detach()
         return stats
+
+    @contextlib.contextmanager
+    def frozen_critics(self) -> Any:
+        """The generator step's forward with every other network's parameters (D, and C when
+        there is one; not those G shares) at ``requires_grad=False``: autograd then builds no
+        weight-gradient branch for them, while G's gradient (which flows through their inputs)
+        is the same computation, bit for bit (tested). The previous flags come back on exit.
+        Off (``freeze_critics = False``) with unrolled D steps, which differentiate D's
+        parameters."""
+        if not self.freeze_critics or self.cfg.unrolled.steps > 0:
+            yield
+            return
+        own = {id(p) for p in self.G.parameters()}
+        frozen = [p for name, net in self.networks.items() if name != "G"
+                  for p in net.parameters() if p.requires_grad and id(p) not in own]
+        for p in frozen:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
 
     def generator_loss(self, z: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor], Stats]:
         cfg = self.cfg
@@ -372,8 +395,18 @@ class GANMethod:
             terms["feature matching"] = fm
             loss = loss + fm_weight * fm
             stats["loss/feature_matching"] = fm.detach()
+        loss = self.generator_terms(loss, terms, stats)
         stats["critic/g_fake"] = scores.detach().mean()
         return loss, terms, stats
+
+    def critic_terms(self, loss: Tensor, terms: dict[str, Tensor], stats: Stats) -> Tensor:
+        """Hook: further critic-loss terms on this step's scores (AC-GAN's class loss,
+        ``methods.conditional``); none here."""
+        return loss
+
+    def generator_terms(self, loss: Tensor, terms: dict[str, Tensor], stats: Stats) -> Tensor:
+        """Hook: further generator-loss terms (AC-GAN's class loss); none here."""
+        return loss
 
     # ---------------------------------------------------------------- state
     def extra_state(self) -> dict[str, Any]:
@@ -386,6 +419,15 @@ class GANMethod:
         self.counts.update(state.get("counts", {}))
         if self.replay is not None and "replay" in state:
             self.replay.load_state_dict(state["replay"])
+
+
+def dense_like(x: Tensor, like: Tensor) -> Tensor:
+    """``x`` in the dense form of ``like``: integer category ids (B, ...) become one-hots over
+    ``like``'s last axis, in its dtype (text: real sentences as ids beside relaxed one-hot
+    fakes, for the interpolates of the gradient penalty); anything else is returned as is."""
+    if x.is_floating_point() or not like.is_floating_point() or x.dim() + 1 != like.dim():
+        return x
+    return torch.nn.functional.one_hot(x.long(), like.shape[-1]).to(like.dtype)
 
 
 def grad_norm(params: list[nn.Parameter], clip: float) -> Tensor:

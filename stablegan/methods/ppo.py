@@ -7,7 +7,8 @@ One generator phase (``n_gen`` steps, usually on one latent batch z)::
     repeat n_gen times:
         ratio.update()                 classifier estimator: one C step, fresh reals and fakes
         x = G(z) ; log r = ratio.log_ratio(x)
-        A = advantage(D(x))            raw / centered / normalized critic value
+        A = advantage(D(x))            raw / centered / normalized critic value (exact ratio on
+                                       text: D of the phase's relaxed sample, D's own input)
         L_G = -mean(clipped_surrogate(r, A, eps, clip_mode))     Eq. 5 (or the authors' variant;
                                        r detached with variational.ratio_gradient=false)
 
@@ -29,7 +30,7 @@ from torch import Tensor, nn
 from stablegan.config import Config
 from stablegan.core.phases import Stats
 from stablegan.errors import ConfigError
-from stablegan.methods.gan import GANMethod
+from stablegan.methods.gan import GANMethod, dense_like
 from stablegan.objectives import per_sample
 from stablegan.variational import (
     advantage,
@@ -98,7 +99,7 @@ class ClassifierRatio:
         else:
             # one forward pass over reals and fakes together: with BatchNorm, separate passes
             # would let C tell them apart by batch statistics, which its eval-mode logits never see
-            logits = self.C(torch.cat([real, fake])).reshape(-1)
+            logits = self.C(torch.cat([dense_like(real, fake), fake])).reshape(-1)
             l_real, l_fake = logits[: real.shape[0]], logits[real.shape[0]:]
         loss = (F.binary_cross_entropy_with_logits(l_real, torch.ones_like(l_real))
                 + F.binary_cross_entropy_with_logits(l_fake, torch.zeros_like(l_fake)))
@@ -122,6 +123,13 @@ class ExactRatio:
 
     Needs a generator with ``sample(n) -> x`` and ``log_prob(x) -> (B,)`` (e.g. a language model);
     the samples are fixed for the phase and the gradient reaches G through ``log p_theta`` only.
+
+    The advantage is scored on the critic's own training input. A generator with
+    ``relaxed_sample(n) -> (o, x)`` (the text generators: RelGAN's critic trains on relaxed
+    one-hots ``o = softmax(beta * (logits + g))``, never on exact one-hots) gives the phase's
+    sentences ``x`` and, kept beside them, the relaxed sample ``o`` of the same draw, which the
+    critic scores (:meth:`critic_input`); the token ids are the same ones ``sample(n)`` would
+    draw from the same RNG state. Other generators (flows) are scored on ``critic_view(x)``.
     """
 
     def __init__(self, method: PPOGANMethod) -> None:
@@ -133,12 +141,18 @@ class ExactRatio:
                 hint="use variational.ratio=classifier for implicit generators")
         self.method = method
         self.x_old: Tensor | None = None
+        self.critic_x: Tensor | None = None
         self.logp_old: Tensor | None = None
 
     def begin_phase(self, z: Tensor) -> None:
+        G = self.method.G
         with torch.no_grad():
-            self.x_old = self.method.G.sample(z.shape[0])
-            self.logp_old = self.method.G.log_prob(self.x_old)
+            if callable(getattr(G, "relaxed_sample", None)):
+                self.critic_x, self.x_old = G.relaxed_sample(z.shape[0])
+            else:
+                self.x_old = G.sample(z.shape[0])
+                self.critic_x = self.method.task.critic_view(self.x_old)
+            self.logp_old = G.log_prob(self.x_old)
 
     def update(self) -> Stats:
         return {}
@@ -146,6 +160,12 @@ class ExactRatio:
     def samples(self, z: Tensor) -> Tensor:
         assert self.x_old is not None
         return self.x_old
+
+    def critic_input(self) -> Tensor:
+        """What the critic scores for the advantage: the relaxed sample of the phase's draw
+        (text) or the critic's view of the samples."""
+        assert self.critic_x is not None, "begin_phase must run first"
+        return self.critic_x
 
     def log_ratio(self, x: Tensor) -> Tensor:
         assert self.logp_old is not None
@@ -194,6 +214,27 @@ class PPOGANMethod(GANMethod):
             self._phase_c_stats = [self.ratio.update() for _ in range(self.cfg.schedule.n_gen)]
         self.ratio.begin_phase(z)
 
+    def g_phase(self, diagnostics: bool = False) -> list[Stats]:
+        """The ``n_gen`` generator steps on one latent batch, stopped early (CleanRL's
+        ``target_kl``) once a step's approx-KL exceeds ``variational.target_kl``. The last step's
+        stats carry the phase's ``ppo/gen_steps``, ``ppo/early_stop`` and the ratio's mean at the
+        first and the last inner step (``ratio/first_mean`` is 1 for the exact ratio)."""
+        n_gen, target = self.cfg.schedule.n_gen, self.cfg.variational.target_kl
+        z = self.sample_z(self.batch_size) if self.cfg.schedule.same_z_for_gen_steps else None
+        self.begin_generator_phase(z)
+        assert z is not None
+        out: list[Stats] = []
+        stopped = False
+        for k in range(n_gen):
+            out.append(self.g_step(z))
+            if target > 0 and k < n_gen - 1 and float(out[-1]["ratio/approx_kl"]) > target:
+                stopped = True
+                break
+        out[-1].update({"ppo/gen_steps": float(len(out)), "ppo/early_stop": float(stopped),
+                        "ratio/first_mean": out[0]["ratio/mean"],
+                        "ratio/last_mean": out[-1]["ratio/mean"]})
+        return out
+
     @property
     def per_phase(self) -> bool:
         return (self.cfg.variational.classifier_schedule == "per_phase"
@@ -216,8 +257,10 @@ class PPOGANMethod(GANMethod):
     def generator_loss(self, z: Tensor, fake: Tensor) -> tuple[Tensor, dict[str, Tensor], Stats]:
         v = self.cfg.variational
         exact = isinstance(self.ratio, ExactRatio)
-        # the exact ratio's samples are in the generator's sample form (token ids for text)
-        fake_in = self.augment(self.task.critic_view(fake) if exact else fake)
+        # the exact ratio's samples are in the generator's sample form (token ids for text); the
+        # critic scores the relaxed sample of the same draw, its own training input
+        fake_in = self.augment(self.ratio.critic_input() if isinstance(self.ratio, ExactRatio)
+                               else fake)
         scores = self.critic_scores(fake_in, "fake")
         if exact:
             scores = scores.detach()
@@ -232,7 +275,8 @@ class PPOGANMethod(GANMethod):
         mean_score = scores.detach().mean()
         stats["critic/g_fake"] = mean_score
         stats["loss/g_wgan"] = -mean_score
-        return loss, {"clipped surrogate": loss, "log ratio": log_r}, stats
+        terms = {"clipped surrogate": loss, "log ratio": log_r}
+        return self.generator_terms(loss, terms, stats), terms, stats
 
     def warmup_steps(self) -> int:
         extra = (self.cfg.variational.classifier_warmup

@@ -40,6 +40,28 @@ _AUTHORS = {
                     "classifier_bn": "authors", "ratio": "classifier"},
 }
 
+# The authors' text code (their TextGAN-PyTorch fork, trgan_instructor.py and config.py): loss
+# "WGAN" (no re-weighting) with a gradient penalty of 5 on relaxed one-hots, 5 critic steps and ONE
+# generator step per phase, the classifier ratio through a second RelGAN discriminator (the text
+# task's classifier) trained one BCE step per G step on independent draws, clip
+# A * min(r, 1 + eps) with eps 0.4, the raw critic value as advantage, gradient-norm clip 5 on
+# every network, and beta = 0.2 * 5 ** (i / 5000). Text recipes set model.beta_max for RelGAN;
+# their per_method section gives this preset back its beta_max of 5.
+_PPO_TEXT_AUTHORS = {
+    "objective": {"loss": "wasserstein"},
+    "lipschitz": {"gradient_penalty": {"weight": 5.0}},
+    "schedule": {"n_critic": 5, "n_gen": 1, "same_z_for_gen_steps": True},
+    "optim": {"betas": [0.9, 0.999], "grad_clip": 5.0, "c_grad_clip": 5.0},
+    "variational": {"reweight": False, "clip": True, "eps": 0.4, "clip_mode": "reference",
+                    "ratio": "classifier", "advantage": "raw"},
+    "model": {"beta_max": 5.0, "beta_scale": 0.2, "beta_steps": 5000, "beta_schedule": "exp"},
+}
+
+
+# mimicry's cGAN-PD: hinge loss, spectral norm on D (and its class embedding), cBN generator
+_CGAN_PD = {"objective": {"loss": "hinge"}, "lipschitz": {"spectral_norm": True},
+            "conditional": {"generator": "cbn", "critic": "projection"}}
+
 
 def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
     from stablegan.config import deep_merge
@@ -74,11 +96,25 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "ppo-gan-authors": ("ppo-gan as the authors' CIFAR-10 code runs it: CT critic, reference "
                         "clip, lr / 5 for G and C, C's BatchNorm in train mode, betas (0, 0.9), "
                         "linear decay, batch 32", None),
+    "ppo-gan-text-authors": ("ppo-gan as the authors' text code runs it: WGAN-GP critic (5), no "
+                             "re-weighting, C a second RelGAN discriminator, reference clip, one "
+                             "G step per phase, beta 0.2 * 5 ** (i / 5000)", _PPO_TEXT_AUTHORS),
     "ppo-gan-reweight": ("ablation: critic sample re-weighting only, 5:1",
                          _merge(_PPO, {"schedule": {"n_gen": 1, "same_z_for_gen_steps": False},
                                        "variational": {"clip": False}})),
     "ppo-gan-clip": ("ablation: generator probability-ratio clipping only, 5:5",
                      _merge(_PPO, {"variational": {"reweight": False}})),
+    # class-conditional (docs/conditional.md): G and D see the class
+    "cgan-pd": ("class-conditional GAN with a projection discriminator: hinge loss, spectral "
+                "norm, conditional BatchNorm in G (mimicry's cGAN-PD, Miyato & Koyama 2018)",
+                _CGAN_PD),
+    "acgan": ("auxiliary-classifier GAN: non-saturating loss, conditional BatchNorm in G, a "
+              "class head on D, cross-entropy on real and fake (weight conditional.aux_weight), "
+              "Odena et al. 2017", {"objective": {"loss": "nonsaturating"},
+                                     "conditional": {"generator": "cbn", "critic": "ac"}}),
+    "cgan-ppo": ("the variational method conditioned on the class: cgan-pd's networks, "
+                 "WGAN-GP critic re-weighted per class, ratio clipping with C(x, y) (5:5)",
+                 _merge(_PPO, {"conditional": {"generator": "cbn", "critic": "projection"}})),
 }
 
 

@@ -1,12 +1,31 @@
 """Text style transfer with adversarial training on hidden states (task "style").
 
 Networks: ``G`` the :class:`~stablegan.models.style.StyleAutoencoder` (encoder, style codes,
-decoder), ``D`` the latent-code critic on the content code z, ``C`` the model's own CNN style
+decoder), ``D`` the latent adversary on the content code z, ``C`` the model's own CNN style
 classifier (trained on real labelled sentences), and with probability-ratio clipping ``R``, the
-ratio classifier between prior draws and codes. The pair is
-:class:`~stablegan.methods.pair.LatentPair` (real = z ~ N(0, I), fake = ``G.encode(x)``), so
-``GANMethod.d_step`` is the critic step unchanged: the configured objective, gradient penalty
-and the critic-side re-weighting of fakes (``variational.reweight``) apply to codes.
+ratio classifier between the pair's two sides.
+
+The latent adversary (``style.adversary``):
+
+* ``style`` (default; Tikhonov et al. 2019 and the authors' code, where an MLP predicts the style
+  label from z and the encoder maximises its loss with weight lambda_z = 0.5): the pair is
+  :class:`~stablegan.methods.pair.StylePair`, real = codes of style ``a = style.adversary_real``
+  sentences, fake = codes of the other style's, both from the current encoder. The encoder plays
+  generator for both sides: a code of style ``a`` should look "fake", one of the other style
+  "real". Its loss is the objective's generator loss on every code of the batch, with the scores
+  of style-``a`` codes mirrored (``s -> -s``; ``1 - s`` for least squares), which is the
+  generator loss of the same game with the sides' names swapped (every loss here but ``rsgan``,
+  which is refused, is symmetric that way). Under ``minimax`` this is exactly the authors'
+  ``-lambda_z * loss_z_clas`` (the encoder ascends the classifier's cross-entropy); under
+  ``nonsaturating`` its non-saturating form; under ``wasserstein`` the encoder pulls the two
+  styles' mean critic values together. ``adversary/accuracy`` logs how well D tells the styles
+  apart on the generator step's codes (chance 0.5 = style removed from z).
+* ``prior``: an adversarial autoencoder, :class:`~stablegan.methods.pair.LatentPair`
+  (real = z ~ N(0, I), fake = ``G.encode(x)``): z is matched to the prior, which does not push
+  style out of z (the behaviour before issue 18).
+
+Either way ``GANMethod.d_step`` is the critic step unchanged: the configured objective, gradient
+penalty and the critic-side re-weighting of fakes (``variational.reweight``) apply to codes.
 
 Phases:
 
@@ -23,7 +42,12 @@ Phases:
   where A is ``objective.g_loss`` (classic), the authors' ``mean(w * g_loss_i)`` with
   ``w = B softmax(D(z))`` detached (``style.importance=softmax``), or, with
   ``variational.clip``, minus PPO's clipped surrogate of Eq. 5 with
-  ``log r = R_old(z_old) - R(z)`` on one source batch for the phase; then one C step.
+  ``log r = R_old(z_old) - R(z)`` on one source batch for the phase; then one C step. Under the
+  style adversary D(z) is the mirrored score of each code (above) and R, trained like D on the
+  pair (real side labelled 1), gives ``log r = sign * (R_old(z_old) - R(z))`` with sign -1 for
+  real-side codes: Eq. 6 for each side as the "fake" of its game, the other side held as it was
+  at the phase's start (it moves with the same encoder, so r is exactly 1 at theta_old and an
+  approximation after).
 
 The Gumbel temperature tau starts at ``style.tau_start`` and is multiplied by ``style.tau_decay``
 every ``style.tau_every`` adversarial steps (0: one data epoch), floor ``style.tau_min``.
@@ -43,9 +67,10 @@ import stablegan.lipschitz as lipschitz
 from stablegan.config import Config
 from stablegan.core.checkpoint import load_module, pretrained_checkpoint
 from stablegan.core.phases import ADVERSARIAL, Phase, Stats, average
-from stablegan.errors import DataError
+from stablegan.errors import ConfigError, DataError
 from stablegan.methods.gan import GANMethod
-from stablegan.methods.pair import LatentPair
+from stablegan.methods.pair import LatentPair, StylePair
+from stablegan.methods.ppo import MAX_LOG_RATIO
 from stablegan.models.style import PAD_ID, Conditioned, LatentCritic, one_hot, soft_pad_mask
 from stablegan.variational import (
     advantage,
@@ -55,8 +80,6 @@ from stablegan.variational import (
     importance_weights,
     ratio_statistics,
 )
-
-MAX_LOG_RATIO = 20.0
 
 
 def reconstruction_loss(logits: Tensor, ids: Tensor) -> Tensor:
@@ -96,8 +119,20 @@ class StyleMethod(GANMethod):
                  ) -> None:
         super().__init__(cfg, generator, discriminator, task, device)
         st = cfg.style
-        self.pair = LatentPair(self)
         self.K = int(task.data.num_styles)
+        self.adversary = st.adversary
+        if self.adversary == "style":
+            if self.K != 2:
+                raise ConfigError(f"style.adversary=style compares the codes of two styles; data "
+                                  f"'{self.data.name}' has {self.K}",
+                                  hint="use two styles, or set style.adversary=prior")
+            if self.objective.relativistic:
+                raise ConfigError("style.adversary=style does not support objective.loss=rsgan "
+                                  "(its generator loss pairs one real with one fake code)",
+                                  hint="use another objective, or set style.adversary=prior")
+            self.pair: LatentPair | StylePair = StylePair(self, st.adversary_real)
+        else:
+            self.pair = LatentPair(self)
         self.C = (classifier or task.build_classifier(cfg.model)).to(self.device)
         self._add("C", self.C, st.classifier_lr)
         task.own_classifier = self.C  # the own_accuracy metric reads it
@@ -112,14 +147,18 @@ class StyleMethod(GANMethod):
             if self.clip:
                 self.RS = task.build_sentence_critic().to(self.device)
                 self._add("RS", self.RS, cfg.optim.c_lr)
+        if self.sentence or self.adversary == "style":
             train = self.data.reals(10**9, "train")
             self._train_ids = train[:, :-1]
             self._pools = [(train[:, -1] == k).nonzero()[:, 0] for k in range(self.K)]
             empty = [self.data.label_names[k] for k, p in enumerate(self._pools) if not len(p)]
             if empty:
+                who = " and ".join(n for n, on in (("the sentence critic", self.sentence),
+                                                   ("the style adversary",
+                                                    self.adversary == "style")) if on)
                 raise DataError(f"style(s) {', '.join(empty)} have no training sentence (after "
-                                "the held-out split); the sentence critic needs real sentences "
-                                "of every style",
+                                f"the held-out split); {who} needs real sentences of every "
+                                "style",
                                 hint="add sentences of that style, lower data.holdout_fraction "
                                      "or raise data.max_items")
         if cfg.pretrain.init_from:  # G is loaded by the trainer; the own classifier here
@@ -164,6 +203,10 @@ class StyleMethod(GANMethod):
     def _split(self, packed: Tensor) -> tuple[Tensor, Tensor]:
         return packed[:, :-1], packed[:, -1].long()
 
+    def batch(self, n: int) -> Tensor:
+        """A training batch of ``n`` packed sentences (ids then label) of mixed styles."""
+        return self.task.real_batch(n).to(self.device)
+
     def other_styles(self, labels: Tensor) -> Tensor:
         """A different style for every sentence: the other one for two styles, else uniform
         over the K - 1 others."""
@@ -174,7 +217,7 @@ class StyleMethod(GANMethod):
 
     def autoencoder_step(self, index: int, diagnostics: bool = False) -> Stats:
         """One reconstruction step of G, then one step of C on real sentences."""
-        ids, labels = self._split(self.pair.source(self.batch_size))
+        ids, labels = self._split(self.batch(self.batch_size))
         z, memory = self.G.encode_all(ids)
         rec = self.G.reconstruction_nll(ids, z, labels, memory)
         norm = self.step("G", rec, {"reconstruction loss": rec})
@@ -185,7 +228,7 @@ class StyleMethod(GANMethod):
 
     def classifier_step(self) -> Stats:
         """One cross-entropy step of the model's own style classifier on real sentences."""
-        ids, labels = self._split(self.pair.source(self.batch_size))
+        ids, labels = self._split(self.batch(self.batch_size))
         self.C.train()
         logits = self.C(ids)
         loss = F.cross_entropy(logits, labels)
@@ -204,7 +247,7 @@ class StyleMethod(GANMethod):
         return out
 
     def g_phase(self, diagnostics: bool = False) -> list[Stats]:
-        fixed = (self.pair.source(self.batch_size)
+        fixed = (self.batch(self.batch_size)
                  if self.cfg.schedule.same_z_for_gen_steps or self.clip else None)
         targets = self.other_styles(fixed[:, -1].long()) if fixed is not None else None
         if self.clip:
@@ -220,7 +263,7 @@ class StyleMethod(GANMethod):
         for _ in range(self.cfg.schedule.n_gen):
             stats = self.ratio_update() if self.clip else {}
             stats.update(self.g_step(fixed if fixed is not None
-                                     else self.pair.source(self.batch_size), targets))
+                                     else self.batch(self.batch_size), targets))
             out.append(stats)
         out.append(self.classifier_step())
         return out
@@ -236,7 +279,8 @@ class StyleMethod(GANMethod):
                                                                  l_fake.detach())}
 
     def ratio_update(self) -> Stats:
-        """One BCE step of R: prior draws labelled 1, fresh codes labelled 0."""
+        """One BCE step of R on the pair: its real side labelled 1 (prior draws, or codes of
+        the real-side style), fresh fakes (codes) labelled 0."""
         real = self.pair.real()
         with torch.no_grad():
             fake = self.pair.fake(self.pair.source(real.shape[0]))
@@ -322,10 +366,16 @@ class StyleMethod(GANMethod):
                 (logits.detach().argmax(1) == targets).float().mean())
         if st.adv_weight > 0:
             scores = self.critic_scores(z, "fake")
+            sign = None
+            if self.adversary == "style":
+                stats["adversary/accuracy"] = self.adversary_accuracy(scores.detach(), labels)
+                scores, sign = self.encoder_view(scores, labels)
             log_r = None
             if self.clip:
                 assert self._logit_old is not None
                 log_r = self._logit_old - self.R(z)
+                if sign is not None:
+                    log_r = sign * log_r
             real = (self.critic_scores(self.pair.real(z.shape[0]), "real").detach()
                     if self.objective.relativistic else None)
             adv, more = self.adversarial_term(scores, log_r, real)
@@ -351,6 +401,37 @@ class StyleMethod(GANMethod):
         stats["grad/g_norm"] = self.step("G", loss, terms)
         stats["loss/g"] = float(loss.detach())
         return stats
+
+    def encoder_view(self, scores: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+        """The style adversary's scores of codes of style ``labels`` as the encoder (the
+        generator of both sides) sees them: real-side codes' scores mirrored, the others as
+        they are; and the sign (-1 real side, +1 fake side) of each code's log-ratio."""
+        real_side = labels == self.pair.real_style  # type: ignore[union-attr]
+        return (torch.where(real_side, self.mirror(scores), scores),
+                1.0 - 2.0 * real_side.to(scores.dtype))
+
+    def mirror(self, scores: Tensor) -> Tensor:
+        """Scores of the game with real and fake swapped: ``-s`` (``1 - s`` for least squares,
+        whose targets are 1 and 0), so that ``d_loss(s_r, s_f) = d_loss(m(s_f), m(s_r))``."""
+        return 1.0 - scores if self.objective.loss == "least_squares" else -scores
+
+    def adversary_accuracy(self, scores: Tensor, labels: Tensor) -> float:
+        """The style adversary's balanced accuracy (mean of the two styles' recalls) on codes
+        with ``scores`` and style ``labels``: a code is called real-side when its score is above
+        the decision threshold, 0 for the logistic and hinge losses, 0.5 for least squares, and
+        for a Wasserstein critic (whose offset is arbitrary) halfway between the two styles'
+        mean scores. Chance is 0.5."""
+        real_side = labels == self.pair.real_style  # type: ignore[union-attr]
+        both = bool(real_side.any()) and bool((~real_side).any())
+        loss = self.objective.loss
+        if loss == "wasserstein" and both:
+            threshold = 0.5 * (scores[real_side].mean() + scores[~real_side].mean())
+        else:
+            threshold = torch.tensor(0.5 if loss == "least_squares" else 0.0)
+        correct = (scores > threshold) == real_side
+        recalls = [correct[side].float().mean() for side in (real_side, ~real_side)
+                   if bool(side.any())]
+        return float(torch.stack(recalls).mean())
 
     def adversarial_term(self, scores: Tensor, log_r: Tensor | None = None,
                          real: Tensor | None = None) -> tuple[Tensor, Stats]:

@@ -15,6 +15,12 @@ other style; the fake side holds the outputs' ids, the reference side the inputs
 * ``content_bleu``: corpus BLEU-4 of the outputs against their inputs (content preservation;
   nltk ``corpus_bleu``, no smoothing).
 * ``geo_mean``: ``sqrt(style_accuracy * bleu_ref)`` (``content_bleu`` without references).
+* ``z_style_accuracy``: how much style the content code z still carries. A fresh probe (an MLP
+  like the latent adversary's, :func:`probe_accuracy`) is trained on the encoder's codes of up to
+  ``PROBE_TRAIN_SENTENCES`` training sentences to predict their style, and its balanced accuracy
+  (the mean over styles of the share recognised) is measured on the codes of the held-out
+  validation sentences (the test split when there is none). Chance, 1/K (0.5 for two styles),
+  means style is gone from z; 1 that z alone gives the style away.
 
 BLEU values are in [0, 1] (multiply by 100 for the papers' scale). No floor is computed.
 :func:`plot_tradeoff` draws the accuracy / BLEU trade-off over a swept weight (Fig. 4 of
@@ -35,7 +41,9 @@ from stablegan.metrics.bleu import corpus_bleu, pairwise_bleu
 from stablegan.metrics.registry import Context, Metric, Side, register_metric
 
 FORMAT = "stablegan-style-classifier"
-STYLE_METRICS = ("style_accuracy", "own_accuracy", "bleu_ref", "content_bleu", "geo_mean")
+STYLE_METRICS = ("style_accuracy", "own_accuracy", "bleu_ref", "content_bleu", "geo_mean",
+                 "z_style_accuracy")
+PROBE_TRAIN_SENTENCES = 10_000
 
 
 def default_style_metrics(data: Any) -> list[str]:
@@ -128,6 +136,66 @@ class EvalClassifier:
         return out
 
 
+def probe_accuracy(train_z: Tensor, train_y: Tensor, test_z: Tensor, test_y: Tensor,
+                   num_classes: int, *, seed: int = 0, epochs: int = 20, batch: int = 256,
+                   hidden: int = 128, lr: float = 1e-3) -> float:
+    """Balanced accuracy on ``(test_z, test_y)`` of a fresh MLP probe (two hidden layers of
+    ``hidden`` LeakyReLU(0.2) units) trained with Adam for ``epochs`` passes of cross-entropy on
+    ``(train_z, train_y)``, inputs standardised with the training codes' mean and std. The
+    balanced accuracy is the mean, over the classes present in ``test_y``, of the share of that
+    class predicted right, so a probe that learns nothing scores 1/K whatever the classes'
+    shares. Seeded (``seed``) without touching the global random state."""
+    train_z, test_z = train_z.detach().float().cpu(), test_z.detach().float().cpu()
+    train_y, test_y = train_y.long().cpu(), test_y.long().cpu()
+    mean, std = train_z.mean(0), train_z.std(0).clamp(min=1e-6)
+    a, b = (train_z - mean) / std, (test_z - mean) / std
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        probe = torch.nn.Sequential(
+            torch.nn.Linear(a.shape[1], hidden), torch.nn.LeakyReLU(0.2),
+            torch.nn.Linear(hidden, hidden), torch.nn.LeakyReLU(0.2),
+            torch.nn.Linear(hidden, num_classes))
+        opt = torch.optim.Adam(probe.parameters(), lr=lr)
+        gen = torch.Generator().manual_seed(seed)
+        for _ in range(epochs):
+            perm = torch.randperm(len(a), generator=gen)
+            for i in range(0, len(a), batch):
+                j = perm[i:i + batch]
+                loss = F.cross_entropy(probe(a[j]), train_y[j])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        with torch.no_grad():
+            pred = probe(b).argmax(1)
+    recalls = [(pred[test_y == k] == k).float().mean() for k in range(num_classes)
+               if bool((test_y == k).any())]
+    return float(torch.stack(recalls).mean())
+
+
+@torch.no_grad()
+def encode_batches(G: Any, ids: Tensor, batch: int = 512) -> Tensor:
+    """Content codes ``G.encode(ids)`` (CPU) with G in eval mode."""
+    was = G.training
+    G.eval()
+    device = next(G.parameters()).device
+    try:
+        return torch.cat([G.encode(ids[i:i + batch].to(device)).float().cpu()
+                          for i in range(0, len(ids), batch)])
+    finally:
+        G.train(was)
+
+
+def z_style_accuracy(task: Any, G: Any, seed: int = 0) -> float:
+    """The ``z_style_accuracy`` metric of the module doc for the encoder of ``G``."""
+    d = task.data
+    train = d.reals(PROBE_TRAIN_SENTENCES, "train")
+    held = d.reals(10**9, "holdout")
+    if not len(held):
+        held = task.test_packed()
+    return probe_accuracy(encode_batches(G, train[:, :-1]), train[:, -1],
+                          encode_batches(G, held[:, :-1]), held[:, -1], d.num_styles, seed=seed)
+
+
 def _tokens(task: Any, ids: Tensor) -> list[list[str]]:
     return [s.split() for s in task.data.decode(ids)]
 
@@ -162,6 +230,9 @@ def _style(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
     if "geo_mean" in wanted:
         b = out["bleu_ref"] if has_refs else out["content_bleu"]
         out["geo_mean"] = math.sqrt(max(out["style_accuracy"], 0.0) * max(b, 0.0))
+    G = ctx.opts.get("generator")
+    if "z_style_accuracy" in wanted and callable(getattr(G, "encode", None)):
+        out["z_style_accuracy"] = z_style_accuracy(task, G)
     keep = {k for m in wanted for k in _KEYS.get(m, (m,))}
     return {k: v for k, v in out.items() if k in keep}
 
@@ -175,6 +246,8 @@ _DESC = {
     "bleu_ref": "BLEU-4 (method4) against one human reference per sentence, averaged",
     "content_bleu": "corpus BLEU-4 of the outputs against their inputs",
     "geo_mean": "geometric mean of style_accuracy and bleu_ref (content_bleu without refs)",
+    "z_style_accuracy": "balanced accuracy of a fresh MLP probe predicting the style from the "
+                        "content code z on held-out sentences (chance 1/K = style-free z)",
 }
 for _name in STYLE_METRICS:
     register_metric(Metric(_name, _style, needs="samples", keys=_KEYS.get(_name, (_name,)),

@@ -16,8 +16,9 @@ import dataclasses
 
 from torch import nn
 
-from stablegan.config import ModelConfig
+from stablegan.config import ConditionalConfig, ModelConfig
 from stablegan.errors import ConfigError
+from stablegan.models.conditional import ConditionalCritic, ConditionalGenerator
 from stablegan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from stablegan.models.flow import RealNVP
 from stablegan.models.layers import (
@@ -38,6 +39,7 @@ __all__ = [
     "MinibatchDiscrimination",
     "MinibatchStdDev",
     "build_classifier",
+    "build_conditional_models",
     "build_discriminator",
     "build_generator",
     "build_models",
@@ -67,17 +69,23 @@ def resolve_family(cfg: ModelConfig, sample_shape: tuple[int, ...]) -> str:
     )
 
 
-def build_generator(cfg: ModelConfig, sample_shape: tuple[int, ...]) -> Generator:
-    """The generator of family ``cfg.name`` for samples of ``sample_shape``."""
+def build_generator(cfg: ModelConfig, sample_shape: tuple[int, ...],
+                    num_classes: int | None = None) -> Generator:
+    """The generator of family ``cfg.name`` for samples of ``sample_shape`` (with
+    ``num_classes``: conditional BatchNorm, ``generate(z, y)``; DCGAN and ResNet only)."""
     shape = tuple(int(s) for s in sample_shape)
     family = resolve_family(cfg, shape)
+    if num_classes and family not in ("dcgan", "resnet"):
+        raise ConfigError(f"conditional BatchNorm needs a DCGAN or ResNet generator, not "
+                          f"model.name={family}",
+                          hint="--set model.name=dcgan, or conditional.generator=concat")
     if family == "mlp":
         return MLPGenerator(shape, cfg.latent_dim, cfg.hidden, cfg.layers)
     if family == "flow":
         return _flow_generator(cfg, shape)
     if family == "dcgan":
-        return DCGANGenerator(shape, cfg.latent_dim, cfg.channels, cfg.g_batchnorm)
-    return ResNetGenerator(shape, cfg.latent_dim, cfg.channels, cfg.g_batchnorm)
+        return DCGANGenerator(shape, cfg.latent_dim, cfg.channels, cfg.g_batchnorm, num_classes)
+    return ResNetGenerator(shape, cfg.latent_dim, cfg.channels, cfg.g_batchnorm, num_classes)
 
 
 def build_discriminator(cfg: ModelConfig, sample_shape: tuple[int, ...]) -> Discriminator:
@@ -116,6 +124,31 @@ def _flow_generator(cfg: ModelConfig, shape: tuple[int, ...]) -> RealNVP:
 def build_models(cfg: ModelConfig, sample_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
     """Return ``(generator, discriminator)`` for samples of ``sample_shape``."""
     return build_generator(cfg, sample_shape), build_discriminator(cfg, sample_shape)
+
+
+def build_conditional_models(cfg: ModelConfig, cond: ConditionalConfig,
+                             sample_shape: tuple[int, ...], num_classes: int
+                             ) -> tuple[nn.Module, nn.Module]:
+    """``(G(pack(z, y)), D(x, y))`` for ``num_classes`` classes: conditional BatchNorm or a
+    class embedding concatenated to z (``conditional.generator``), a projection or auxiliary-
+    classifier critic (``conditional.critic``); see :mod:`stablegan.models.conditional`."""
+    if cond.generator == "cbn":
+        base = build_generator(cfg, sample_shape, num_classes)
+        embed = 0
+    else:
+        embed = cond.embed_dim or cfg.latent_dim
+        base = build_generator(dataclasses.replace(cfg, latent_dim=cfg.latent_dim + embed),
+                               sample_shape)
+    G = ConditionalGenerator(base, cfg.latent_dim, num_classes, cond.generator, embed)
+    D = ConditionalCritic(build_discriminator(cfg, sample_shape), num_classes, cond.critic)
+    return G, D
+
+
+def build_conditional_classifier(cfg: ModelConfig, sample_shape: tuple[int, ...],
+                                 num_classes: int) -> nn.Module:
+    """The ratio classifier conditioned on y, ``C(x, y) = c(x) + <embed(y), phi(x)>`` (a
+    projection head on :func:`build_classifier`), for the conditional variational method."""
+    return ConditionalCritic(build_classifier(cfg, sample_shape), num_classes, "projection")
 
 
 def build_classifier(cfg: ModelConfig, sample_shape: tuple[int, ...]) -> nn.Module:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from stablegan.errors import ConfigError
+from stablegan.models.conditional import LabelSequential, norm_or_cbn
 from stablegan.models.layers import (
     Discriminator,
     DiscriminatorHead,
@@ -41,10 +42,12 @@ def _is_power_of_two(n: int) -> bool:
 
 class DCGANGenerator(Generator):
     """Linear to (channels * 2^k, s0, s0) -> [BN] ReLU -> k x (ConvTranspose2d(4, 2, 1) halving
-    channels, [BN], ReLU) -> Conv2d 3x3 to image channels -> tanh."""
+    channels, [BN], ReLU) -> Conv2d 3x3 to image channels -> tanh. With ``num_classes`` every BN
+    is a conditional BatchNorm (``generate(z, y)``)."""
 
     def __init__(
-        self, sample_shape: tuple[int, ...], latent_dim: int, channels: int, batchnorm: bool
+        self, sample_shape: tuple[int, ...], latent_dim: int, channels: int, batchnorm: bool,
+        num_classes: int | None = None,
     ) -> None:
         super().__init__()
         s0, k = dcgan_geometry(sample_shape)
@@ -55,19 +58,19 @@ class DCGANGenerator(Generator):
         self.project = nn.Linear(latent_dim, c * s0 * s0)
 
         def bn(n: int) -> nn.Module:
-            return nn.BatchNorm2d(n) if batchnorm else nn.Identity()
+            return norm_or_cbn(batchnorm, n, num_classes)
 
         blocks: list[nn.Module] = [bn(c), nn.ReLU()]
         for _ in range(k):
             blocks += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1), bn(c // 2), nn.ReLU()]
             c //= 2
         blocks += [nn.Conv2d(c, sample_shape[0], 3, 1, 1), nn.Tanh()]
-        self.net = nn.Sequential(*blocks)
+        self.net = LabelSequential(*blocks)
         dcgan_init(self)
 
-    def generate(self, z: Tensor) -> Tensor:
-        """Images (B, C, H, W) in [-1, 1]."""
-        return self.net(self.project(z).view(z.shape[0], self.c0, self.s0, self.s0))
+    def generate(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """Images (B, C, H, W) in [-1, 1] (``y``: the labels of a conditional-BN generator)."""
+        return self.net(self.project(z).view(z.shape[0], self.c0, self.s0, self.s0), y)
 
 
 class DCGANDiscriminator(Discriminator):

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stablegan.errors import ConfigError
+from stablegan.models.conditional import LabelSequential, norm_or_cbn
 from stablegan.models.layers import (
     Discriminator,
     DiscriminatorHead,
@@ -37,19 +38,26 @@ def resnet_depth(sample_shape: tuple[int, ...]) -> int:
 class UpBlock(nn.Module):
     """Generator block: BN ReLU up2 conv3x3 BN ReLU conv3x3, shortcut up2 conv1x1."""
 
-    def __init__(self, cin: int, cout: int, batchnorm: bool) -> None:
+    takes_labels = True  # conditional BN (num_classes): forward(x, y)
+
+    def __init__(self, cin: int, cout: int, batchnorm: bool,
+                 num_classes: int | None = None) -> None:
         super().__init__()
-        self.bn1 = nn.BatchNorm2d(cin) if batchnorm else nn.Identity()
+        self.bn1 = norm_or_cbn(batchnorm, cin, num_classes)
         self.conv1 = nn.Conv2d(cin, cout, 3, 1, 1)
-        self.bn2 = nn.BatchNorm2d(cout) if batchnorm else nn.Identity()
+        self.bn2 = norm_or_cbn(batchnorm, cout, num_classes)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1)
         self.shortcut = nn.Conv2d(cin, cout, 1)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Twice-upsampled residual output."""
-        h = F.interpolate(F.relu(self.bn1(x)), scale_factor=2.0, mode="nearest")
-        h = self.conv2(F.relu(self.bn2(self.conv1(h))))
+        h = F.interpolate(F.relu(_norm(self.bn1, x, y)), scale_factor=2.0, mode="nearest")
+        h = self.conv2(F.relu(_norm(self.bn2, self.conv1(h), y)))
         return h + self.shortcut(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+def _norm(layer: nn.Module, x: Tensor, y: Tensor | None) -> Tensor:
+    return layer(x, y) if getattr(layer, "takes_labels", False) else layer(x)
 
 
 class OptimizedBlock(nn.Module):
@@ -93,10 +101,12 @@ class DiscBlock(nn.Module):
 
 
 class ResNetGenerator(Generator):
-    """Linear to (channels, 4, 4) -> k UpBlocks -> BN ReLU -> conv3x3 -> tanh."""
+    """Linear to (channels, 4, 4) -> k UpBlocks -> BN ReLU -> conv3x3 -> tanh. With
+    ``num_classes`` every BN is a conditional BatchNorm (``generate(z, y)``)."""
 
     def __init__(
-        self, sample_shape: tuple[int, ...], latent_dim: int, channels: int, batchnorm: bool
+        self, sample_shape: tuple[int, ...], latent_dim: int, channels: int, batchnorm: bool,
+        num_classes: int | None = None,
     ) -> None:
         super().__init__()
         k = resnet_depth(sample_shape)
@@ -104,15 +114,16 @@ class ResNetGenerator(Generator):
         self.sample_shape = tuple(sample_shape)
         self.channels = channels
         self.project = nn.Linear(latent_dim, channels * 16)
-        self.blocks = nn.Sequential(*[UpBlock(channels, channels, batchnorm) for _ in range(k)])
-        self.bn = nn.BatchNorm2d(channels) if batchnorm else nn.Identity()
+        self.blocks = LabelSequential(*[UpBlock(channels, channels, batchnorm, num_classes)
+                                        for _ in range(k)])
+        self.bn = norm_or_cbn(batchnorm, channels, num_classes)
         self.out = nn.Conv2d(channels, sample_shape[0], 3, 1, 1)
         xavier_init(self)
 
-    def generate(self, z: Tensor) -> Tensor:
-        """Images (B, C, H, W) in [-1, 1]."""
-        h = self.blocks(self.project(z).view(z.shape[0], self.channels, 4, 4))
-        return self.out(F.relu(self.bn(h))).tanh()
+    def generate(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """Images (B, C, H, W) in [-1, 1] (``y``: the labels of a conditional-BN generator)."""
+        h = self.blocks(self.project(z).view(z.shape[0], self.channels, 4, 4), y)
+        return self.out(F.relu(_norm(self.bn, h, y))).tanh()
 
 
 class ResNetDiscriminator(Discriminator):

@@ -62,6 +62,8 @@ from stablegan.errors import ConfigError, ShapeError
 from stablegan.models.layers import Generator
 
 GUMBEL_EPS = 1e-10
+#: most Gumbel draws (max_len * n * V) a generation takes in one ``rand`` call (128 MiB of fp32)
+GUMBEL_BLOCK = 2**25
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3  # corpus vocabularies (the oracle has no specials)
 TEMPERATURE_KINDS = ("exp", "lin", "sigmoid", "const", "log", "quad", "sqrt")
 TEXT_MODELS = ("relgan", "lstm")
@@ -109,8 +111,9 @@ def _positive_int(value: int, what: str) -> int:
 class TextGenerator(Generator):
     """Base class of the autoregressive text generators (contract in the module docstring).
 
-    Subclasses implement ``initial_state(n)`` and ``step(x (n, embed_dim), state) -> (logits (n, V),
-    state)``; everything else (relaxed generation, sampling, likelihoods) is shared.
+    Subclasses implement ``initial_state(n)`` and ``hidden_step(x (n, embed_dim), state) -> (h (n,
+    H), state)`` and own ``self.out`` (Linear H -> V); ``step`` gives ``(self.out(h), state)``.
+    Everything else (relaxed generation, sampling, likelihoods) is shared.
 
     ``sample_shape = (max_len,)`` is the shape of a sentence of token ids (the data's shape);
     ``forward`` returns relaxed one-hots of shape (B, *output_shape) = (B, max_len, V).
@@ -134,22 +137,48 @@ class TextGenerator(Generator):
         """The recurrent state before the first token, for a batch of ``n``."""
 
     @abstractmethod
+    def hidden_step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """One step of the recurrence: input embeddings (n, embed_dim), state -> the hidden
+        output (n, H) that ``self.out`` (a Linear H -> V) maps to the logits, state."""
+
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         """One step: input embeddings (n, embed_dim), state -> next-token logits (n, V), state."""
+        h, state = self.hidden_step(x, state)
+        return self.out(h), state
 
     # -- generation ----------------------------------------------------------------------------
+    def _start(self, n: int) -> Tensor:
+        """The start embedding repeated for ``n`` rows (a copy, not an ``expand`` view: under
+        ``no_grad`` a view of a parameter is a grad-requiring leaf with no grad_fn, which breaks
+        ``torch.utils.flop_counter.FlopCounterMode``'s module hooks; same numbers)."""
+        return self.start.unsqueeze(0).repeat(n, 1)
+
+    def _gumbel_steps(
+        self, n: int, generator: torch.Generator | None, like: Tensor
+    ) -> Tensor | None:
+        """All of a generation's Gumbel noise, (max_len, n, V), from one ``rand`` call; None when
+        it would exceed :data:`GUMBEL_BLOCK` elements (the loop then draws it step by step).
+        Time-major, so on CPU it is the concatenation of the per-step draws of the same RNG:
+        the same numbers either way (tested)."""
+        if self.max_len * n * self.vocab_size > GUMBEL_BLOCK:
+            return None
+        return gumbel_noise((self.max_len, n, self.vocab_size), generator, like.device,
+                            like.dtype)
+
     def _generate(
         self, n: int, generator: torch.Generator | None, relaxed: bool
     ) -> tuple[Tensor | None, Tensor]:
         """The generation loop; the relaxed one-hots only when ``relaxed``."""
         state = self.initial_state(n)
-        x = self.start.unsqueeze(0).expand(n, self.embed_dim)
+        x = self._start(n)
+        noise = self._gumbel_steps(n, generator, x)
         soft: list[Tensor] = []
         hard: list[Tensor] = []
         beta = float(self.beta)
-        for _ in range(self.max_len):
+        for t in range(self.max_len):
             logits, state = self.step(x, state)
-            g = logits + gumbel_noise(logits.shape, generator, logits.device, logits.dtype)
+            g = logits + (noise[t] if noise is not None else
+                          gumbel_noise(logits.shape, generator, logits.device, logits.dtype))
             tok = g.argmax(dim=-1)
             if relaxed:
                 soft.append(F.softmax(beta * g, dim=-1))
@@ -213,35 +242,32 @@ class TextGenerator(Generator):
             )
         return tokens
 
-    def _teacher_forced(self, tokens: Tensor) -> list[Tensor]:
-        """Per-position logits (n, V) with the true prefix fed back."""
-        tokens = self.check_tokens(tokens)
+    def _teacher_forced_hidden(self, tokens: Tensor) -> Tensor:
+        """The hidden states (n, max_len, H) of the recurrence with the true prefix fed back;
+        ``tokens`` already checked."""
         n = tokens.shape[0]
         state = self.initial_state(n)
-        x = self.start.unsqueeze(0).expand(n, self.embed_dim)
+        x = self._start(n)
         emb = self.embedding(tokens)
         out: list[Tensor] = []
         for t in range(self.max_len):
-            logits, state = self.step(x, state)
-            out.append(logits)
+            h, state = self.hidden_step(x, state)
+            out.append(h)
             x = emb[:, t]
-        return out
+        return torch.stack(out, dim=1)
 
     def teacher_forced_logits(self, tokens: Tensor) -> Tensor:
-        """Logits (n, max_len, V) of ``p(x_t | x_<t)`` (memory O(n T V))."""
-        return torch.stack(self._teacher_forced(tokens), dim=1)
+        """Logits (n, max_len, V) of ``p(x_t | x_<t)`` (memory O(n T V)): the recurrence in a
+        loop, then one output projection of all positions."""
+        return self.out(self._teacher_forced_hidden(self.check_tokens(tokens)))
 
     def token_log_probs(self, tokens: Tensor) -> Tensor:
-        """Teacher-forced ``log p(x_t | x_<t)`` per position, (n, max_len)."""
+        """Teacher-forced ``log p(x_t | x_<t)`` per position, (n, max_len). The vocabulary
+        projection and log-softmax run once on all positions after the loop (the per-step
+        projection gives the same numbers, tested)."""
         tokens = self.check_tokens(tokens)
-        steps = self._teacher_forced(tokens)
-        return torch.stack(
-            [
-                F.log_softmax(logits, dim=-1).gather(1, tokens[:, t : t + 1]).squeeze(1)
-                for t, logits in enumerate(steps)
-            ],
-            dim=1,
-        )
+        logits = self.out(self._teacher_forced_hidden(tokens))
+        return F.log_softmax(logits, dim=-1).gather(2, tokens.unsqueeze(2)).squeeze(2)
 
     def log_prob(self, tokens: Tensor) -> Tensor:
         """Exact sequence log-likelihood ``log p(x) = sum_t log p(x_t | x_<t)``, (n,)."""
@@ -326,14 +352,14 @@ class LSTMGenerator(TextGenerator):
         z = self.w_hh.new_zeros(n, self.hidden_dim)
         return z, z
 
-    def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
-        """One LSTM step and the next-token logits."""
+    def hidden_step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """One LSTM step: the new hidden state ``h`` (the output) and ``(h, c)``."""
         h, c = state
         gates = F.linear(x, self.w_ih, self.bias) + F.linear(h, self.w_hh)
         i, f, g, o = gates.chunk(4, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
-        return self.out(h), (h, c)
+        return h, (h, c)
 
 
 class RelationalMemory(nn.Module):
@@ -440,17 +466,18 @@ class RelationalMemoryGenerator(TextGenerator):
         """``(memory,)`` (n, mem_slots, mem_size)."""
         return (self.memory.initial_state(n),)
 
-    def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
-        """One memory step and the next-token logits."""
+    def hidden_step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """One memory step: the flattened memory output and ``(memory,)``."""
         h, memory = self.memory(x, state[0])
-        return self.out(h), (memory,)
+        return h, (memory,)
 
 
 class RelGANDiscriminator(nn.Module):
     """RelGAN's CNN discriminator with ``num_rep`` representations.
 
     ``x`` (B, T, V) relaxed or exact one-hots -> ``e = x W_e`` (bias-free linear V -> embed_dim,
-    the one-hot equivalent of an embedding lookup) viewed as one (T, embed_dim) channel. For each
+    the one-hot equivalent of an embedding lookup) viewed as one (T, embed_dim) channel; token
+    ids (B, T) (real sentences) take the lookup itself, the same numbers. For each
     filter size ``f`` a Conv2d with kernel ``(f, w)`` and stride ``(1, w)``, ``w = embed_dim //
     num_rep``, gives ``num_rep`` column blocks (representations, sharing the filters); ReLU; max
     over time. Concatenating the filters gives ``h_r`` (F = sum(num_filters)) per representation;
@@ -518,14 +545,22 @@ class RelGANDiscriminator(nn.Module):
         self.logit = nn.Linear(100, 1)
 
     def check_input(self, x: Tensor) -> None:
-        """ShapeError unless ``x`` is a float (B, max_len, V) batch."""
+        """ShapeError unless ``x`` is a float (B, max_len, V) batch of (relaxed) one-hots or an
+        integer (B, max_len) batch of token ids in [0, V)."""
+        if isinstance(x, Tensor) and x.dim() == 2 and not x.dtype.is_floating_point \
+                and not x.dtype.is_complex and x.shape[1] == self.max_len:
+            if x.numel() and (int(x.min()) < 0 or int(x.max()) >= self.vocab_size):
+                raise ShapeError(
+                    f"token ids must lie in [0, {self.vocab_size}), got range "
+                    f"[{int(x.min())}, {int(x.max())}]",
+                    hint="the data's vocabulary must match the discriminator's vocab_size")
+            return
         if not isinstance(x, Tensor) or x.dim() != 3 or tuple(x.shape[1:]) != self.sample_shape:
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise ShapeError(
-                f"text discriminator expects (B, {self.max_len}, {self.vocab_size}) one-hots, got "
-                f"{got}",
-                hint="feed relaxed one-hots from the generator, or F.one_hot(ids, V).float() for "
-                "token ids",
+                f"text discriminator expects (B, {self.max_len}, {self.vocab_size}) one-hots or "
+                f"(B, {self.max_len}) token ids, got {got}",
+                hint="feed relaxed one-hots from the generator, or the token ids of sentences",
             )
         if not x.dtype.is_floating_point:
             raise ShapeError(
@@ -533,12 +568,38 @@ class RelGANDiscriminator(nn.Module):
                 hint="convert with .float()",
             )
 
+    def embed_input(self, x: Tensor) -> Tensor:
+        """``e = x W_e^T`` (B, T, embed_dim). Token ids (B, T) take the embedding lookup
+        ``W_e^T[ids]``, which equals ``one_hot(ids) @ W_e^T`` exactly (each sum has one nonzero
+        term) without building the (B, T, V) one-hot or multiplying by it."""
+        if x.dtype.is_floating_point:
+            return self.embed(x)
+        return F.embedding(x, self.embed.weight.t())
+
+    def conv_features(self, e: Tensor) -> Tensor:
+        """The convolutions, ReLU and max over time on ``e`` (B, T, embed_dim): (B, num_rep, F).
+
+        Each ``Conv2d(1, n, (f, w), stride (1, w))`` is computed as one matrix product: the
+        windows ``e[:, s:s+f, r*w:(r+1)*w]`` unfolded into rows of ``f*w`` (time-major, as the
+        kernel's flattening) and ``addmm(b, windows, W.view(n, f*w)^T)``, (B*T'*R, n). The same
+        sums as ``conv2d`` in another order (within float rounding, tested against it)."""
+        b, t_len, _ = e.shape
+        r, w = self.num_rep, self.width
+        pooled = []
+        for conv in self.convs:
+            weight = conv.weight  # (n, 1, f, w); a spectral-norm parametrisation applies here
+            n_out, _, f, _ = weight.shape
+            steps = t_len - f + 1
+            win = e.unfold(1, f, 1)  # (B, T', E, f): E = R * w
+            win = win.reshape(b, steps, r, w, f).transpose(3, 4).reshape(b * steps * r, f * w)
+            out = torch.addmm(conv.bias, win, weight.reshape(n_out, f * w).t())
+            pooled.append(F.relu(out.view(b, steps, r, n_out)).amax(dim=1))  # (B, R, n)
+        return torch.cat(pooled, dim=2)
+
     def forward_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(scores (B, num_rep), features (B, num_rep, F))``, the features after the highway."""
         self.check_input(x)
-        e = self.embed(x).unsqueeze(1)  # (B, 1, T, E)
-        pooled = [F.relu(conv(e)).amax(dim=2) for conv in self.convs]  # (B, n_f, num_rep)
-        h = torch.cat(pooled, dim=1).transpose(1, 2)  # (B, num_rep, F)
+        h = self.conv_features(self.embed_input(x))  # (B, num_rep, F)
         t = torch.sigmoid(self.highway_gate(h))
         h = t * F.relu(self.highway(h)) + (1.0 - t) * h
         scores = self.logit(self.fc(self.dropout(h))).squeeze(-1)

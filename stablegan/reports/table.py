@@ -67,6 +67,9 @@ def result_table(result: dict[str, Any], max_sentences: int = 5) -> str:
     if extra:
         lines.append("(" + "; ".join(extra) + "; floor: real vs real, what a perfect generator "
                      "scores; eval.json has every key)")
+    if isinstance(result.get("misassigned"), str):  # conditional runs: the AC-GAN failure
+        lines.append(f"misassigned classes (samples the domain classifier assigns to another "
+                     f"class): {result['misassigned']}")
     sentences = result.get("samples")
     if isinstance(sentences, list) and sentences:
         lines += ["", "sample sentences:"] + [f"  {s}" for s in sentences[:max_sentences]]

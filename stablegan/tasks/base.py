@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+import stablegan.tasks.conditional as cond
 from stablegan.errors import ConfigError, DataError, ShapeError
 from stablegan.metrics.registry import Context, Side, expand, get_metric, groups
 
@@ -67,6 +68,32 @@ class Task:
     def __init__(self, data: Any, cfg: Any) -> None:
         self.data = data
         self.cfg = cfg
+        # class-conditional (stablegan.tasks.conditional): labelled data, G's class prior
+        self.num_classes: int | None = None
+        if cond.is_conditional(cfg):
+            self.num_classes = cond.check_labelled(data, cfg)
+            self.class_probs = cond.class_prior(data, cfg, self.num_classes)
+            self.n_display = cond.class_grid_size(self.num_classes)  # type: ignore[misc]
+
+    @property
+    def conditional(self) -> bool:
+        """Whether G and D see the class (``conditional.*``)."""
+        return self.num_classes is not None
+
+    def labelled_batch(self, n: int) -> tuple[Tensor, Tensor]:
+        """A training batch with its int64 labels (conditional GANs)."""
+        return self.data.sample_labelled(n)
+
+    def sample_labels(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` labels from the class prior G is trained with (CPU)."""
+        return cond.sample_labels(self.class_probs, n, generator)
+
+    def class_prior_draw(self, n: int, latent_dim: int, labels: Tensor,
+                         device: torch.device | str = "cpu",
+                         generator: torch.Generator | None = None) -> Tensor:
+        """``pack(z, labels)``: conditional samples of the given classes."""
+        assert self.num_classes is not None
+        return cond.packed_prior(n, latent_dim, labels, self.num_classes, device, generator)
 
     # ------------------------------------------------------------------ drawing
     def real_batch(self, n: int) -> Tensor:
@@ -75,7 +102,12 @@ class Task:
 
     def prior(self, n: int, latent_dim: int, device: torch.device | str = "cpu",
               generator: torch.Generator | None = None) -> Tensor:
-        """``n`` draws of the generator's input, z ~ N(0, I)."""
+        """``n`` draws of the generator's input, z ~ N(0, I). Conditional: ``pack(z, y)`` with
+        y from the class prior, or class by row for the fixed display noise (``generator``)."""
+        if self.num_classes is not None:
+            y = (cond.display_labels(self.num_classes, n) if generator is not None
+                 else self.sample_labels(n))
+            return self.class_prior_draw(n, latent_dim, y, device, generator)
         if generator is not None:
             return torch.randn(n, latent_dim, generator=generator).to(device)
         return torch.randn(n, latent_dim, device=device)
@@ -90,13 +122,19 @@ class Task:
 
     # ------------------------------------------------------------------ models
     def build_models(self, model_cfg: Any) -> tuple[nn.Module, nn.Module]:
-        from stablegan.models import build_models
+        from stablegan.models import build_conditional_models, build_models
 
+        if self.num_classes is not None:
+            return build_conditional_models(model_cfg, self.cfg.conditional,
+                                            tuple(self.data.sample_shape), self.num_classes)
         return build_models(model_cfg, tuple(self.data.sample_shape))
 
     def build_classifier(self, model_cfg: Any) -> nn.Module:
-        from stablegan.models import build_classifier
+        from stablegan.models import build_classifier, build_conditional_classifier
 
+        if self.num_classes is not None:  # the ratio classifier conditioned on y
+            return build_conditional_classifier(model_cfg, tuple(self.data.sample_shape),
+                                                self.num_classes)
         return build_classifier(model_cfg, tuple(self.data.sample_shape))
 
     # ------------------------------------------------------------------ checks

@@ -99,8 +99,11 @@ class ImagesTask(Task):
                 raise ev.no_classifier(self.cfg, self.data, run_dir)
 
     def possible_keys(self, ecfg: Any) -> set[str]:
+        from stablegan.tasks.conditional_eval import KEYS
+
         return ev.feature_space_keys(ecfg, [w for w in ev.metric_list(ecfg.metrics)
-                                            if w != "modes"]) | {"swd/pixels"}
+                                            if w != "modes"]) | {"swd/pixels"} | (
+            set(KEYS) if self.conditional else set())
 
     def metrics(self, sets: EvalSets, ecfg: Any, *, run_dir: Path | None = None,
                 device: str = "cpu", final: bool = True) -> dict[str, Any]:
@@ -127,6 +130,10 @@ class ImagesTask(Task):
                                          class_src, run_dir, final, source))
         if "classifier" not in out and class_src is not None and class_src[0] == "classifier":
             out["classifier"] = str(self._class_file)  # class metrics: the file that judged
+        if self.conditional:  # per-class metrics (stablegan.tasks.conditional_eval)
+            from stablegan.tasks.conditional_eval import conditional_metrics
+
+            out.update(conditional_metrics(self, sets, ecfg, run_dir, device))
         return out
 
     def _class_source(self, space: str, logits: dict[str, Tensor | None], sets: EvalSets,

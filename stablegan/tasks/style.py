@@ -2,8 +2,8 @@
 
 * A training item is a sentence's ``max_len`` ids followed by its label (``StyleSource``).
 * The generator is the :class:`~stablegan.models.style.StyleAutoencoder`; the critic is the
-  latent-code critic on its content codes (the pair is ``LatentPair``), so the "fakes" the
-  checks see are codes of shape ``(z_dim,)``.
+  latent adversary on its content codes (the pair is ``StylePair``, or ``LatentPair`` with
+  ``style.adversary=prior``), so the "fakes" the checks see are codes of shape ``(z_dim,)``.
 * The method is :class:`~stablegan.methods.style.StyleMethod` (chosen for this task by
   ``stablegan.methods.method_for``), under any objective preset (``nsgan``, ``wgan-gp``,
   ``ppo-gan``, ...).
@@ -108,7 +108,8 @@ class StyleTask(Task):
         if get_metric(name).group != "style":
             raise ConfigError(f"eval.metrics asks for '{name}', which does not apply to style "
                               "transfer", hint="style metrics: style_accuracy, own_accuracy, "
-                                               "bleu_ref, content_bleu, geo_mean")
+                                               "bleu_ref, content_bleu, geo_mean, "
+                                               "z_style_accuracy")
         if name == "bleu_ref" and self.data.test_references is None:
             raise ConfigError(f"eval.metrics asks for 'bleu_ref' but data '{self.data.name}' "
                               "has no human references",

@@ -1,15 +1,18 @@
 """Text: sentences of ``max_len`` token ids (the oracle, COCO captions, EMNLP news, any corpus).
 
-* The critic sees one-hots ``(B, max_len, V)``: exact one-hots of data sentences, the
+* The critic sees one-hots ``(B, max_len, V)``: exact one-hots of data sentences (given as
+  token ids, which the discriminator embeds by lookup: the same numbers), the
   generator's Gumbel-softmax relaxation ``softmax(beta * (logits + g))`` of its own (RelGAN);
-  ``beta`` is annealed from 1 to ``model.beta_max`` over the adversarial steps
-  (``model.beta_schedule``, RelGAN's schedules, N = the adversarial step budget).
+  ``beta = model.beta_scale * schedule(i, N)`` is annealed from 1 to ``model.beta_max``
+  (``model.beta_schedule``, RelGAN's schedules) over ``N = model.beta_steps`` adversarial steps
+  (5,000 as RelGAN and TextGAN hard-code it; 0 = the run's adversarial step budget).
 * The prior is empty, ``(n, 0)``: a text generator's randomness is its Gumbel noise.
 * Samples are token ids in evaluation form (``argmax`` of the relaxed one-hots), shown as a text
   file of decoded sentences, one per line.
 * Metrics (registered in ``stablegan.metrics.text``): BLEU-2..5 against the whole test set,
-  self-BLEU-2..5, NLL_oracle (oracle data), NLL_gen (the generator's per-token NLL of the test
-  set, all positions and up to the first ``<eos>``), and the number of unique n-grams.
+  self-BLEU-2..5, NLL_oracle (oracle data), NLL_gen (the generator's per-token NLL of the
+  training set over all positions, the published convention) beside ``nll_gen_test`` (the test
+  split), and the number of unique n-grams.
 """
 
 from __future__ import annotations
@@ -83,7 +86,9 @@ class TextTask(Task):
 
     # ------------------------------------------------------------------ drawing
     def real_batch(self, n: int) -> Tensor:
-        return self.critic_view(self.data.sample(n))
+        # token ids (n, max_len): the discriminator embeds them by lookup, the same numbers as
+        # its linear map of their one-hots without building the (n, max_len, V) one-hot
+        return self.data.sample(n)
 
     def prior(self, n: int, latent_dim: int, device: torch.device | str = "cpu",
               generator: torch.Generator | None = None) -> Tensor:
@@ -102,7 +107,8 @@ class TextTask(Task):
 
         if hasattr(method.G, "beta"):
             m = self.cfg.model
-            method.G.beta = temperature(index, max(total, 1), m.beta_max, m.beta_schedule)
+            n = m.beta_steps or max(total, 1)
+            method.G.beta = m.beta_scale * temperature(index, n, m.beta_max, m.beta_schedule)
 
     # ------------------------------------------------------------------ models
     def build_models(self, model_cfg: Any) -> tuple[nn.Module, nn.Module]:

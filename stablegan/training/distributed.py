@@ -241,47 +241,42 @@ def has_batchnorm(module: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
-class DataParallel:
-    """What the trainer does differently under data-parallel training (a Trainer mixin)."""
+class RankGroup:
+    """The data-parallel ranks as the trainer sees them (a part of the Trainer): who writes, and
+    where the ranks must agree. In one process (``active`` False) every method is the identity
+    and :attr:`is_main` is True."""
 
-    distributed: bool
-    _signal: int | None
+    def __init__(self, active: bool) -> None:
+        self.active = active
 
     @property
     def is_main(self) -> bool:
         """Rank 0 (or the only process): the one that writes, prints and evaluates."""
         return is_main()
 
-    def _agree(self, now: bool, failed: dict[str, Any] | None
-               ) -> tuple[int | None, dict[str, Any] | None]:
-        """Under data-parallel training: a signal seen by any rank and a failed health alarm
-        (rank 0's) stop every rank at the same step. Checked on converted rows and checkpoint
-        steps only (one small all-reduce there), so a signal waits at most log.every steps."""
+    def agree(self, now: bool, signum: int | None, failed: dict[str, Any] | None
+              ) -> tuple[int | None, dict[str, Any] | None]:
+        """A signal seen by any rank and a failed health alarm (rank 0's) stop every rank at
+        the same step: ``(signal, alarm)`` agreed by all. Checked on converted rows and
+        checkpoint steps only (``now``; one small all-reduce there), so a signal waits at most
+        log.every steps; ``(None, None)`` at other steps."""
         if not now:
             return None, None
-        sig, fail = agree([self._signal or 0, 1 if failed else 0])
+        sig, fail = agree([signum or 0, 1 if failed else 0])
         if fail:
             failed = broadcast_object(failed)
-        if sig and self._signal is None:
-            self._signal = sig
         return (sig or None), failed
 
-    def _queue_losses(self, stats: dict[str, Any]) -> None:
-        """Keep this step's loss tensors for the rolling variance, converted in one go when the
-        next row is built (the same numbers as converting them every step)."""
-        pending = self.__dict__.setdefault("_pending_losses", [])
-        pending.append({k[5:]: stats[k] for k in stats if k.startswith("loss/")})
+    def mean(self, stats: dict[str, Any]) -> dict[str, Any]:
+        """Key-wise mean over the ranks (:func:`mean_stats`; the stats as they are in one
+        process)."""
+        return mean_stats(stats) if self.active else stats
 
-    def _flush_losses(self, row: dict[str, Any]) -> None:
-        """Feed the queued per-step losses (all but this row's step) to the rolling variances,
-        then this row's own, which is ``row[loss/...]``."""
-        pending = self.__dict__.get("_pending_losses", [])
-        self._pending_losses = []
-        earlier = pending[:-1]
-        if self.distributed:
-            earlier = [mean_stats(p) for p in earlier]
-        for step_losses in earlier:
-            for name, value in step_losses.items():
-                if f"loss/{name}" in row:
-                    self._variance(name).add(float(value))
+    def share(self, obj: Any) -> Any:
+        """Rank 0's ``obj`` on every rank (:func:`broadcast_object`)."""
+        return broadcast_object(obj) if self.active else obj
 
+    def share_buffers(self, modules: list[nn.Module]) -> None:
+        """Rank 0's BatchNorm statistics (buffers) everywhere, as DDP does after a step."""
+        if self.active:
+            broadcast_modules(modules, buffers_only=True)

@@ -11,6 +11,12 @@ device sync) and fires at most once per run::
     grad_spike            grad/d_fake_norm   health.spike_window rows (after health.burn_in)
     diversity_collapse    samples/spread_ratio < health.diversity (after health.burn_in)
 
+One alarm reads the periodic evaluations (``evals.jsonl``) instead, on data with known modes
+(ring, grid); it warns and never stops a run (:func:`coverage_alarm`)::
+
+    mode_coverage         modes <= (1 - health.coverage_drop) x the best so far, or, from half
+                          the budget on, modes < health.coverage_floor x the data's modes
+
 ``samples/spread_ratio`` is the only figure the monitor needs a forward pass for: the mean
 per-dimension standard deviation of the generator's outputs on the trainer's fixed noise over the
 same figure of the real data, computed every ``health.every`` iterations (:func:`spread_ratio`).
@@ -30,13 +36,18 @@ import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
 from stablegan.config import HEALTH_ALARMS, HealthConfig
 from stablegan.errors import HealthError
+
+if TYPE_CHECKING:
+    from stablegan.data.base import DataSource
+    from stablegan.tasks.base import Task
 
 Row = dict[str, Any]
 # (figure, threshold) when the alarm's condition holds on this row, else None
@@ -149,10 +160,45 @@ def _diversity(mon: HealthMonitor, row: Row) -> tuple[float, float] | None:
 assert tuple(ALARMS) == HEALTH_ALARMS, "config.HEALTH_ALARMS must list the registered alarms"
 
 
+COVERAGE_ADVICE = ("the generator covers ever fewer of the data's modes (mode collapse); compare "
+                   "with wgan-gp at the same budget, lower optim.g_lr or strengthen the critic "
+                   "(lipschitz.gradient_penalty.weight)")
+
+
+def coverage_alarm(evals: list[Row], total_steps: int, n_modes: int, *, drop: float = 0.25,
+                   floor: float = 0.5) -> dict[str, Any] | None:
+    """The first periodic evaluation at which mode coverage looks lost, or None.
+
+    ``evals`` are evaluation rows in order (``step`` and ``modes``, the count of the data's
+    ``n_modes`` modes that hold samples; rows without ``modes`` are skipped). It fires at the
+    first row where ``modes <= (1 - drop) * best`` (``best`` the largest count up to that row,
+    > 0), or where ``step >= total_steps / 2`` and ``modes < floor * n_modes``. The result is an
+    alarm dict as :meth:`HealthMonitor.check` returns (``figure`` = modes, ``threshold`` the
+    bound it crossed) with ``why`` naming the rule."""
+    best = 0.0
+    for row in evals:
+        modes = _number(row, "modes")
+        if modes is None:
+            continue
+        step = int(row.get("step", 0))
+        best = max(best, modes)
+        why, threshold = None, 0.0
+        if best > 0 and modes <= (1.0 - drop) * best:
+            why, threshold = f"fell from its best of {best:g}", (1.0 - drop) * best
+        elif 2 * step >= total_steps and modes < floor * n_modes:
+            why, threshold = (f"{modes:g} of {n_modes} modes after {step} of {total_steps} "
+                              "iterations"), floor * n_modes
+        if why is not None:
+            return {"step": step, "alarm": "mode_coverage", "reads": "modes", "figure": modes,
+                    "threshold": threshold, "why": why, "advice": COVERAGE_ADVICE}
+    return None
+
+
 def format_alarm(a: dict[str, Any]) -> str:
     """``warning: health: <name> at step N: <figure> (threshold T); <advice>``."""
+    why = f", {a['why']}" if a.get("why") else ""
     return (f"warning: health: {a['alarm']} at step {a['step']}: {a['reads']} "
-            f"{a['figure']:.4g} (threshold {a['threshold']:.4g}); {a['advice']}")
+            f"{a['figure']:.4g} (threshold {a['threshold']:.4g}{why}); {a['advice']}")
 
 
 class HealthMonitor:
@@ -165,6 +211,7 @@ class HealthMonitor:
         self.fired: dict[str, int] = {}  # alarm -> step it fired at
         self.accuracy_run = 0
         self.windows: dict[str, deque[float]] = {}
+        self.coverage: list[Row] = []  # (step, modes) of the periodic evaluations so far
         self.real_spread: float | None = None  # cached by spread_ratio (not state)
 
     @property
@@ -191,13 +238,35 @@ class HealthMonitor:
                         "figure": result[0], "threshold": result[1], "advice": alarm.advice})
         return out
 
+    def check_eval(self, row: Row, total_steps: int, modes: Any) -> list[dict[str, Any]]:
+        """The ``mode_coverage`` alarm on a periodic evaluation row, for data with known
+        ``modes`` (the data's (K, dim) mode centres; None: no alarm); at most once per run.
+        Prints it and flags the row with ``health/mode_coverage: 1``."""
+        if not self.cfg.enabled or modes is None or _number(row, "modes") is None:
+            return []
+        n_modes = len(modes)
+        self.coverage.append({"step": int(row.get("step", 0)), "modes": float(row["modes"])})
+        if "mode_coverage" in self.fired:
+            return []
+        a = coverage_alarm(self.coverage, total_steps, n_modes, drop=self.cfg.coverage_drop,
+                           floor=self.cfg.coverage_floor)
+        if a is None:
+            return []
+        self.fired["mode_coverage"] = a["step"]
+        row["health/mode_coverage"] = 1
+        print(format_alarm(a), file=sys.stderr)
+        return [a]
+
     def state_dict(self) -> dict[str, Any]:
         return {"fired": dict(self.fired), "accuracy_run": self.accuracy_run,
-                "windows": {k: list(v) for k, v in self.windows.items()}}
+                "windows": {k: list(v) for k, v in self.windows.items()},
+                "coverage": [dict(r) for r in self.coverage]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.fired = {str(k): int(v) for k, v in state.get("fired", {}).items()}
         self.accuracy_run = int(state.get("accuracy_run", 0))
+        self.coverage = [{"step": int(r["step"]), "modes": float(r["modes"])}
+                         for r in state.get("coverage", [])]
         self.windows = {str(k): deque((float(x) for x in v), maxlen=self.cfg.spike_window)
                         for k, v in state.get("windows", {}).items()}
 
@@ -231,34 +300,50 @@ def spread_ratio(monitor: HealthMonitor, G: nn.Module, z: Tensor, task: Any,
 
 
 class HealthChecks:
-    """The trainer's use of the monitor: check rows, print alarms, stop on fail_on (a Trainer
-    mixin)."""
+    """The trainer's use of the monitor (a part of the Trainer): check the rows of the
+    adversarial phase, print each alarm once, and the error that stops a run on
+    ``health.fail_on``. The spread of the generator's samples is measured on ``fixed_z``
+    against ``data``'s reals through ``task.to_eval``."""
 
-    health: Any
-    step: int
-    method: Any
-    fixed_z: Any
-    task: Any
-    data: Any
-    out_dir: Any
-    _phases: Any
+    def __init__(self, monitor: HealthMonitor, generator: nn.Module, fixed_z: Tensor,
+                 task: Task, data: DataSource, out_dir: Path | None) -> None:
+        self.monitor = monitor
+        self.generator = generator
+        self.fixed_z = fixed_z
+        self.task = task
+        self.data = data
+        self.out_dir = out_dir
 
-    def _health_check(self, row: dict[str, Any]) -> list[dict[str, Any]]:
-        """Training-health alarms on this row (``stablegan.training.health``), each printed
-        once and flagged in the row as ``health/<name>: 1``."""
-        if not self.health.enabled:
+    def due(self, step: int, total_steps: int) -> bool:
+        """Whether iteration ``step`` of ``total_steps`` is one the monitor samples (its
+        diversity check), so its row must be converted even when it is not logged."""
+        return self.monitor.enabled and step % self.monitor.every(total_steps) == 0
+
+    def check(self, row: dict[str, Any], step: int, total_steps: int) -> list[dict[str, Any]]:
+        """Training-health alarms on this row, each printed once and flagged in the row as
+        ``health/<name>: 1``."""
+        if not self.monitor.enabled:
             return []
-        if self.step % self.health.every(self._phases[-1].steps) == 0:
-            ratio = spread_ratio(self.health, self.method.G, self.fixed_z, self.task, self.data)
+        if self.due(step, total_steps):
+            ratio = spread_ratio(self.monitor, self.generator, self.fixed_z, self.task, self.data)
             if ratio is not None:
                 row["samples/spread_ratio"] = ratio
-        alarms = self.health.check(row)
+        alarms = self.monitor.check(row)
         for a in alarms:
             row[f"health/{a['alarm']}"] = 1
             print(format_alarm(a), file=sys.stderr)
         return alarms
 
-    def _health_error(self, a: dict[str, Any]) -> HealthError:
+    def check_eval(self, row: dict[str, Any], total_steps: int) -> list[dict[str, Any]]:
+        """The ``mode_coverage`` alarm on a periodic evaluation row
+        (:meth:`HealthMonitor.check_eval`), for data with known modes."""
+        return self.monitor.check_eval(row, total_steps, getattr(self.data, "modes", None))
+
+    def first_stop(self, alarms: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The first of ``alarms`` that ``health.fail_on`` names, or None."""
+        return next((a for a in alarms if self.monitor.stops(a["alarm"])), None)
+
+    def error(self, a: dict[str, Any]) -> HealthError:
         """The stop of an alarm in ``health.fail_on`` (raised after the checkpoint is saved)."""
         fix = f"remove '{a['alarm']}' from health.fail_on; {a['advice']}"
         saved = ""
@@ -269,4 +354,3 @@ class HealthChecks:
         return HealthError(f"health alarm {a['alarm']} at step {a['step']}: {a['reads']} "
                            f"{a['figure']:.4g} (threshold {a['threshold']:.4g}){saved}",
                            hint=fix, alarm=a)
-

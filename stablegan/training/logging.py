@@ -1,11 +1,12 @@
 """Run logging: ``metrics.jsonl`` (one JSON object per logged iteration), TensorBoard when
-installed, and rolling loss variance."""
+installed, and the rolling loss variances (:class:`LossVariances`, a part of the trainer)."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections import deque
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,62 @@ class RollingVariance:
     def load(self, values: list[float]) -> None:
         self.values.clear()
         self.values.extend(float(v) for v in values)
+
+
+class LossVariances:
+    """The rolling variance of every network's loss over the last ``window`` adversarial
+    iterations (``loss_var/<network>`` in the rows), fed with every iteration's loss although
+    only some iterations are logged: each iteration's loss tensors are queued (:meth:`queue`,
+    no host sync) and converted in one go when the next row is built (:meth:`add_to_row`), the
+    same numbers as converting them every iteration.
+
+    ``mean_over_ranks`` turns one iteration's losses into their mean over the data-parallel
+    ranks (the identity in one process), so every rank feeds the same values.
+    """
+
+    def __init__(self, window: int, mean_over_ranks: Callable[[dict[str, Any]], dict[str, Any]]
+                 ) -> None:
+        self.window = window
+        self.mean_over_ranks = mean_over_ranks
+        self.rolling: dict[str, RollingVariance] = {}
+        self.pending: list[dict[str, Any]] = []  # losses of the iterations since the last row
+
+    def variance(self, name: str) -> RollingVariance:
+        if name not in self.rolling:
+            self.rolling[name] = RollingVariance(self.window)
+        return self.rolling[name]
+
+    def queue(self, stats: Mapping[str, Any]) -> None:
+        """Keep this iteration's ``loss/<network>`` values (tensors or floats)."""
+        self.pending.append({k[5:]: stats[k] for k in stats if k.startswith("loss/")})
+
+    def add_to_row(self, row: dict[str, Any], loss_keys: list[str]) -> None:
+        """Feed the queued losses (all but the row's own iteration, which is ``row[loss/...]``)
+        to the rolling variances, then the row's own, and write ``loss_var/<network>`` for each
+        of ``loss_keys`` (``loss/<network>`` keys of the row)."""
+        earlier, self.pending = self.pending[:-1], []
+        for step_losses in earlier:
+            for name, value in self.mean_over_ranks(step_losses).items():
+                if f"loss/{name}" in row:
+                    self.variance(name).add(float(value))
+        for key in loss_keys:
+            row[f"loss_var/{key[5:]}"] = self.variance(key[5:]).add(row[key])
+
+    def pending_state(self, gather: bool) -> list[dict[str, float]]:
+        """The queued losses as floats, for a checkpoint (averaged over the ranks first when
+        ``gather``, in memory too, so a resumed run feeds the rolling variances the same values
+        as an uninterrupted one)."""
+        pending = [self.mean_over_ranks(p) for p in self.pending] if gather else self.pending
+        out = [{k: float(v) for k, v in p.items()} for p in pending]
+        self.pending = [dict(p) for p in out]
+        return out
+
+    def state_dict(self) -> dict[str, list[float]]:
+        return {k: v.state() for k, v in self.rolling.items()}
+
+    def load_state_dict(self, rolling: dict[str, list[float]],
+                        pending: list[dict[str, Any]]) -> None:
+        self.rolling = {}
+        for k, v in rolling.items():
+            self.variance(k).load(v)
+        self.pending = [{str(k): float(v) for k, v in p.items()} for p in pending]

@@ -1,24 +1,24 @@
-"""The run directory around a trainer: signals, the progress bar, final outputs (reloading a
-run: :mod:`stablegan.training.runs`).
+"""The run directory around a trainer and the signals that stop it (two parts of the Trainer).
 
 Layout: ``config.yaml``, ``metrics.jsonl``, ``evals.jsonl``, ``checkpoints/{last,best}.pt``,
-``samples/``, ``losses.png``, ``eval.json``, ``tb/``. Every file is written atomically.
+``samples/``, ``losses.png``, ``eval.json``, ``tb/``. Every file is written atomically. Under
+data-parallel training rank 0 alone writes (:class:`RunDirectory` ``writes`` is False on the
+others).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import shlex
 import signal
 import sys
 import threading
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stablegan.config import save_yaml
-from stablegan.errors import ConfigError, StableganError
+from stablegan.config import Config, save_yaml
+from stablegan.errors import StableganError
 from stablegan.training.fsutil import (
     atomic_write,
     atomic_write_text,
@@ -26,6 +26,7 @@ from stablegan.training.fsutil import (
     remove_stale_temporaries,
     run_dir_error,
 )
+from stablegan.training.logging import JsonlWriter, TensorBoard, truncate_jsonl
 
 
 class Interrupted(StableganError):
@@ -50,56 +51,9 @@ class Interrupted(StableganError):
         self.saved = saved
 
 
-class NoBar:
-    def update(self, n: int) -> None: ...
-
-    def set_postfix(self, *a: Any, **k: Any) -> None: ...
-
-    def close(self) -> None: ...
-
-
-def progress_bar(total: int, initial: int, enabled: bool, desc: str = "train") -> Any:
-    if not enabled:
-        return NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, unit="it", dynamic_ncols=True, mininterval=0.5,
-                desc=desc)
-
-
-def advance(bar: Any, last: bool) -> None:
-    """One step of ``bar``. The last step only counts (no redraw): ``close()`` then draws the
-    final line once, instead of once by the update and again by the close."""
-    if last and hasattr(bar, "n"):
-        bar.n += 1
-    else:
-        bar.update(1)
-
-
-def format_duration(seconds: float) -> str:
-    """``7800`` -> ``"2 h 10 min"``, ``95`` -> ``"1 min 35 s"``, ``12`` -> ``"12 s"``."""
-    s = max(0, int(round(seconds)))
-    if s >= 3600:
-        h, m = divmod(round(s / 60), 60)
-        return f"{h} h {m} min" if m else f"{h} h"
-    if s >= 60:
-        m, r = divmod(s, 60)
-        return f"{m} min {r} s" if r and m < 10 else f"{m} min"
-    return f"{s} s"
-
-
-def format_estimate(sec_per_it: float, remaining: int, total: int, measured: int) -> str:
-    """The one line printed early in a run: the wall time the rest of the budget will take."""
-    rate = (f"{sec_per_it:.2g} s/it" if sec_per_it >= 1 else f"{1 / sec_per_it:.3g} it/s"
-            if sec_per_it > 0 else "n/a")
-    left = "" if remaining == total else f" ({remaining:,} left)"
-    return (f"estimate: about {format_duration(sec_per_it * remaining)} for {total:,} iterations"
-            f"{left} at {rate} (measured over {measured} iterations; evaluations not counted)")
-
-
 def write_final_outputs(out_dir: Path, result: dict[str, Any], window: int) -> None:
     """``eval.json`` and ``losses.png``; a failure warns (the checkpoint is complete)."""
-    from stablegan.reports import plot_losses, read_jsonl
+    from stablegan.reports.plots import plot_losses, read_jsonl
 
     try:
         atomic_write_text(out_dir / "eval.json", json.dumps(result, indent=2) + "\n")
@@ -114,39 +68,32 @@ def write_final_outputs(out_dir: Path, result: dict[str, Any], window: int) -> N
         print(f"warning: could not draw the loss plot: {err.message}", file=sys.stderr)
 
 
-# the expected wall time is printed once after this many adversarial iterations or seconds
-ESTIMATE_AFTER_STEPS = 5
-ESTIMATE_AFTER_SECONDS = 10.0
-
-
 class RunDirectory:
-    """Signals, the run directory's preparation and periodic evaluations (a Trainer mixin)."""
+    """The files of a run (a part of the Trainer): ``out_dir`` (None: nothing is written) and,
+    while a ``fit`` runs, the open ``metrics.jsonl`` and TensorBoard writers. ``writes`` is False
+    without a directory and on the ranks other than 0."""
 
-    cfg: Any
-    step: int
-    out_dir: Path | None
-    best: dict[str, Any]
-    _signal: int | None
-    _final_phase: bool
+    def __init__(self, out_dir: Path | None, is_main: bool) -> None:
+        self.out_dir = out_dir
+        self.writes = out_dir is not None and is_main
+        self.metrics: JsonlWriter | None = None
+        self.tb: TensorBoard | None = None
 
-    def _install_signals(self) -> dict[int, Any]:
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-        previous = {}
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return self.out_dir / "checkpoints" / "last.pt" if self.out_dir else None
 
-        def handler(signum: int, frame: Any) -> None:
-            if self._final_phase:  # training done and saved: stop the final evaluation now
-                self._signal = signum
-                raise Interrupted(signum, self.out_dir, step=self.step)
-            if self._signal is not None:  # second signal: stop now, without a new checkpoint
-                raise Interrupted(signum, self.out_dir, saved=False, step=self.step)
-            self._signal = signum
+    def samples(self, name: str) -> Path | None:
+        """Where the sample file ``name`` goes (None: no run directory)."""
+        return self.out_dir / "samples" / name if self.out_dir is not None else None
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handler)
-        return previous
-
-    def _prepare_run_dir(self, fresh: bool) -> None:
+    def open(self, cfg: Config, position: tuple[int, dict[str, int]] | None, tensorboard: bool
+             ) -> None:
+        """Create the directory, write ``config.yaml`` and open the logs. ``position`` (step,
+        phase steps) of a fresh run drops the rows of an earlier attempt that never reached a
+        checkpoint (None for a resumed run, whose logs the resume truncated already)."""
+        if not self.writes:
+            return
         assert self.out_dir is not None
         out = self.out_dir
         try:
@@ -157,62 +104,96 @@ class RunDirectory:
         for folder in (out, out / "samples"):
             remove_stale_temporaries(folder)
         try:
-            atomic_write(out / "config.yaml", lambda tmp: save_yaml(self.cfg, tmp))
+            atomic_write(out / "config.yaml", lambda tmp: save_yaml(cfg, tmp))
         except OSError as err:
             raise run_dir_error("the config", out / "config.yaml", err) from err
-        if fresh:  # rows of an earlier attempt that never reached a checkpoint
-            self._truncate_logs()
+        if position is not None:
+            self.truncate(*position)
+        self.metrics = JsonlWriter(out / "metrics.jsonl")
+        self.tb = TensorBoard(out / "tb", tensorboard)
 
-    def _periodic_eval(self) -> bool:
-        """Evaluate, append to evals.jsonl, keep best.pt; returns True to stop early."""
-        result = self.evaluate(final=False)
-        row = {"step": self.step, "batches": self.batches_consumed(), **result}
-        if self.out_dir is not None:
-            path = self.out_dir / "evals.jsonl"
-            try:
-                with open(path, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(row) + "\n")
-            except OSError as err:
-                raise run_dir_error("the evaluation log", path, err) from err
-        key = self.cfg.eval.best_metric
-        if not key:
-            return False
-        if key not in result:
-            raise ConfigError(f"eval.best_metric '{key}' is not among the evaluated metrics "
-                              f"{sorted(k for k in result if isinstance(result[k], (int, float)))}")
-        value, best = float(result[key]), self.best["value"]
-        better = best is None or (value < best if self.cfg.eval.best_mode == "min"
-                                  else value > best)
-        if better and math.isfinite(value):
-            self.best = {"value": value, "step": self.step, "stale": 0}
-            self._save_or_diverge("best.pt")
-        else:
-            self.best["stale"] = int(self.best.get("stale", 0)) + 1
-        patience = self.cfg.eval.patience
-        if patience and self.best["stale"] >= patience:
-            print(f"early stopping at step {self.step}: {key} has not improved for {patience} "
-                  f"evaluations (best {self.best['value']:.4g} at step {self.best['step']})",
-                  file=sys.stderr)
-            return True
-        return False
+    def write_row(self, row: dict[str, Any], step: int) -> None:
+        """One row of ``metrics.jsonl`` (and TensorBoard at ``step``), while the logs are open."""
+        if self.metrics is not None:
+            self.metrics.write(row)
+        if self.tb is not None:
+            self.tb.scalars(row, step)
 
-    def _estimate(self, done: int, total: int) -> None:
-        """Once per run, after ``ESTIMATE_AFTER_STEPS`` adversarial iterations or
-        ``ESTIMATE_AFTER_SECONDS`` (whichever comes first), print the expected wall time of the
-        remaining budget to stderr (only with ``log.progress``; it changes no number)."""
-        if not self.cfg.log.progress or getattr(self, "_estimated", False):
+    def append_eval(self, row: dict[str, Any]) -> None:
+        """One periodic evaluation in ``evals.jsonl``."""
+        if self.out_dir is None:
             return
-        now = time.perf_counter()
-        start = getattr(self, "_estimate_start", None)
-        if start is None:  # the clock starts after the first iteration (its one-off costs)
-            self._estimate_start = (now, done)
-            return
-        t0, d0 = start
-        its, seconds = done - d0, now - t0
-        if its < 1 or (its < ESTIMATE_AFTER_STEPS and seconds < ESTIMATE_AFTER_SECONDS):
-            return
-        self._estimated = True
-        if done >= total:
-            return
-        print(format_estimate(seconds / its, total - done, total, its), file=sys.stderr)
+        path = self.out_dir / "evals.jsonl"
+        try:
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
+        except OSError as err:
+            raise run_dir_error("the evaluation log", path, err) from err
 
+    def truncate(self, step: int, phase_steps: dict[str, int]) -> None:
+        """Drop log rows past the position ``(step, phase_steps)`` of the current state
+        (resume, rollback)."""
+        if not self.writes:
+            return
+        assert self.out_dir is not None
+        for name in ("metrics.jsonl", "evals.jsonl"):
+            if name == "metrics.jsonl" and self.metrics is not None:
+                self.metrics.truncate(step, phase_steps)
+            else:
+                truncate_jsonl(self.out_dir / name, step, phase_steps)
+
+    def close_metrics(self) -> None:
+        if self.metrics is not None:
+            self.metrics.close()
+            self.metrics = None
+
+    def close(self) -> None:
+        self.close_metrics()
+        if self.tb is not None:
+            self.tb.close()
+            self.tb = None
+
+    def write_final(self, result: dict[str, Any], window: int) -> None:
+        if self.writes:
+            assert self.out_dir is not None
+            write_final_outputs(self.out_dir, result, window)
+
+
+class Signals:
+    """SIGINT/SIGTERM during ``fit`` (a part of the Trainer): the first one is kept in
+    ``received`` and the trainer stops after the current step, saving a checkpoint; a second one
+    stops at once without a new checkpoint; once ``final`` is set (training done and saved) one
+    stops the final evaluation at once. ``position()`` is the step the messages name."""
+
+    def __init__(self, out_dir: Path | None, position: Callable[[], int]) -> None:
+        self.out_dir = out_dir
+        self.position = position
+        self.received: int | None = None
+        self.final = False
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        self.received, self.final = None, False
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.final:  # training done and saved: stop the final evaluation now
+            self.received = signum
+            raise Interrupted(signum, self.out_dir, step=self.position())
+        if self.received is not None:  # second signal: stop now, without a new checkpoint
+            raise Interrupted(signum, self.out_dir, saved=False, step=self.position())
+        self.received = signum
+
+    def adopt(self, signum: int | None) -> None:
+        """A signal another rank received (:meth:`RankGroup.agree`) counts as received here."""
+        if signum and self.received is None:
+            self.received = signum
+
+    def restore(self) -> None:
+        self.final = False
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}

@@ -1,12 +1,13 @@
-"""Training state: the trainer's checkpointable state (a mixin), RNG state, finiteness checks,
-safe module loading, detached copies."""
+"""Training state: the trainer's checkpoints (:class:`Checkpointer`, a part of the Trainer), RNG
+state, finiteness checks, safe module loading, detached copies."""
 
 from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,7 +24,16 @@ from stablegan.core.checkpoint import (
 from stablegan.core.errors import CheckpointError, ConfigError, StableganError
 from stablegan.core.finite import all_finite
 from stablegan.training import distributed
-from stablegan.training.logging import truncate_jsonl
+from stablegan.training.logging import LossVariances
+from stablegan.training.progress import Progress
+
+if TYPE_CHECKING:
+    from stablegan.data.base import DataSource
+    from stablegan.methods.gan import GANMethod
+    from stablegan.training.distributed import RankGroup
+    from stablegan.training.health import HealthMonitor
+    from stablegan.training.rundir import RunDirectory
+    from stablegan.tricks.ema import ExponentialMovingAverage
 
 
 def seed_everything(seed: int) -> None:
@@ -141,44 +151,54 @@ def check_device(name: str) -> torch.device:
 
 # config keys that may change between a checkpoint and its resume without --force
 # (health.*: alarms only watch the run, they never change its trajectory)
-RESUME_IGNORED_KEYS = ("steps", "description", "log.progress", "log.tensorboard", "health")
+# (threads: a speed setting, named in the run's first line)
+RESUME_IGNORED_KEYS = ("steps", "description", "log.progress", "log.tensorboard", "health",
+                       "threads")
 
 
-class TrainerState:
-    """What a checkpoint holds and how it is saved, restored and resumed (a Trainer mixin)."""
+class Checkpointer:
+    """What a checkpoint holds and how it is saved, restored and resumed (a part of the
+    Trainer). It reads and restores the parts it is given: the method (networks, optimisers,
+    its extra state), the data sampler, the EMA generator, the run's :class:`Progress`, the
+    loss variances and the health monitor; ``phase_name()`` is the current phase's name;
+    ``refuse()`` runs before every save and returns the problem (a non-finite weight) that
+    stops it, or None. ``last_good`` is a detached copy of the last state saved or loaded:
+    what a rollback restores."""
 
-    cfg: Any
-    method: Any
-    data: Any
-    ema: Any
-    out_dir: Path | None
-    step: int
-    phase_steps: dict[str, int]
-    lr_scale: float
-    rollbacks: int
-    best: dict[str, Any]
-    loss_var: dict[str, Any]
-    health: Any
-    device: Any
-    _writer: Any
-    _last_good: dict[str, Any] | None
+    def __init__(self, cfg: Config, method: GANMethod, data: DataSource,
+                 ema: ExponentialMovingAverage | None, progress: Progress,
+                 variances: LossVariances, health: HealthMonitor, ranks: RankGroup,
+                 run_dir: RunDirectory, phase_name: Callable[[], str],
+                 refuse: Callable[[], Exception | None]) -> None:
+        self.cfg = cfg
+        self.method = method
+        self.data = data
+        self.ema = ema
+        self.progress = progress
+        self.variances = variances
+        self.health = health
+        self.ranks = ranks
+        self.run_dir = run_dir
+        self.phase_name = phase_name
+        self.refuse = refuse
+        self.last_good: dict[str, Any] | None = None
 
     def state_dict(self, gather: bool = True) -> dict[str, Any]:
         """The checkpoint's contents. Under data-parallel training ``rng_ranks`` holds every
         rank's RNG state (a collective: every rank calls this at the same step, unless
         ``gather`` is False, as for rank 0's best.pt)."""
-        m = self.method
-        pending = self._pending_for_checkpoint(gather)
+        m, p = self.method, self.progress
+        pending = self.variances.pending_state(gather and self.ranks.active)
         extra: dict[str, Any] = {}
-        if distributed.active() and gather:
+        if self.ranks.active and gather:
             extra = {"rng_ranks": distributed.all_gather_object(rng_state()),
                      "world_size": distributed.world_size()}
         return {**extra,
             "version": 2, "code_version": __version__,
             "sample_shape": list(self.data.sample_shape),
-            "step": self.step, "phase_steps": dict(self.phase_steps),
-            "phase": self._current_phase_name(),
-            "lr_scale": self.lr_scale, "rollbacks": self.rollbacks,
+            "step": p.step, "phase_steps": dict(p.phase_steps),
+            "phase": self.phase_name(),
+            "lr_scale": p.lr_scale, "rollbacks": p.rollbacks,
             "config": self.cfg.to_dict(),
             "networks": {k: n.state_dict() for k, n in m.networks.items()},
             "optimizers": {k: o.state_dict() for k, o in m.optimizers.items()},
@@ -186,22 +206,11 @@ class TrainerState:
             "method": m.extra_state(),
             "data": self.data.state_dict(),
             "rng": rng_state(),
-            "best": dict(self.best),
-            "loss_var": {k: v.state() for k, v in self.loss_var.items()},
+            "best": p.best.to_dict(),
+            "loss_var": self.variances.state_dict(),
             "pending_losses": pending,
             "health": self.health.state_dict(),
         }
-
-    def _pending_for_checkpoint(self, gather: bool) -> list[dict[str, float]]:
-        """The queued per-step losses as floats (averaged over ranks first under data-parallel
-        training, in memory too, so a resumed run feeds the rolling variances the same
-        values as an uninterrupted one)."""
-        pending = self.__dict__.get("_pending_losses", [])
-        if distributed.active() and gather:
-            pending = [distributed.mean_stats(p) for p in pending]
-        pending = [{k: float(v) for k, v in p.items()} for p in pending]
-        self.__dict__["_pending_losses"] = [dict(p) for p in pending]
-        return pending
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`state_dict`; a malformed state raises CheckpointError."""
@@ -238,48 +247,42 @@ class TrainerState:
         m.load_extra_state(state.get("method", {}))
         self.data.load_state_dict(state["data"])
         ranks = state.get("rng_ranks")
-        if distributed.active() and ranks and len(ranks) == distributed.world_size():
+        if self.ranks.active and ranks and len(ranks) == distributed.world_size():
             set_rng_state(ranks[distributed.rank()])  # each rank's own stream: exact resume
-        elif distributed.active():  # another world size: fresh per-rank streams from the step
+        elif self.ranks.active:  # another world size: fresh per-rank streams from the step
             distributed.seed_rank(int(self.cfg.seed) + int(state["step"]))
         else:
             set_rng_state(state["rng"])
         # losses of the steps since the last logged row, not yet in the rolling variances
-        self.__dict__["_pending_losses"] = [
-            {str(k): float(v) for k, v in p.items()} for p in state.get("pending_losses", [])]
-        self.step = int(state["step"])
-        # version-1 checkpoints: a warm-up, if any, was complete before any checkpoint
-        self.phase_steps = {str(k): int(v) for k, v in state.get(
-            "phase_steps", {"warmup": m.warmup_steps()}).items()}
-        self.lr_scale = float(state["lr_scale"])
-        self.rollbacks = int(state["rollbacks"])
-        self.best = dict(state.get("best", self.best))
-        self.loss_var = {}
-        for k, v in state.get("loss_var", {}).items():
-            self._variance(k).load(v)
+        self.variances.load_state_dict(state.get("loss_var", {}),
+                                       state.get("pending_losses", []))
+        self.progress.load_state_dict(state, m.warmup_steps())
         self.health.load_state_dict(state.get("health", {}))
-
-    @property
-    def checkpoint_path(self) -> Path | None:
-        return self.out_dir / "checkpoints" / "last.pt" if self.out_dir else None
 
     def save(self, name: str = "last.pt") -> Path | None:
         """Write a checkpoint, refusing to save a non-finite state over a good one
-        (raises NonFiniteError and leaves the file on disk and the last good state alone)."""
-        bad = self._nonfinite_state()
+        (raises ``refuse()``'s NonFiniteError and leaves the file on disk and the last good
+        state alone)."""
+        bad = self.refuse()
         if bad is not None:
             raise bad
         state = self.state_dict(gather=name == "last.pt")
-        self._last_good = detached_copy(state)
-        if self.out_dir is None or not distributed.is_main():  # rank 0 alone writes
+        self.last_good = detached_copy(state)
+        if self.run_dir.out_dir is None or not self.ranks.is_main:  # rank 0 alone writes
             return None
-        return save_checkpoint(state, self.out_dir / "checkpoints" / name)
+        return save_checkpoint(state, self.run_dir.out_dir / "checkpoints" / name)
+
+    def restore_last_good(self) -> None:
+        """Load the last good state again (a rollback); its copy stays for the next one."""
+        assert self.last_good is not None
+        self.load_state_dict(copy.deepcopy(self.last_good))
 
     def resume(self, force: bool = False) -> list[str]:
         """Load ``out_dir/checkpoints/last.pt`` (falling back to ``.prev``); returns warnings."""
-        if self.checkpoint_path is None:
+        path = self.run_dir.checkpoint_path
+        if path is None:
             raise ConfigError("resume needs a run directory", hint="pass --out DIR")
-        state, _, warnings = load_latest(self.checkpoint_path, map_location=self.device)
+        state, _, warnings = load_latest(path, map_location=self.method.device)
         # keys the checkpoint's config predates count at their defaults (a newer stablegan may
         # add settings; only a value that differs from what the run used is a change)
         saved = deep_merge(Config().to_dict(), state.get("config") or {})
@@ -295,17 +298,6 @@ class TrainerState:
                 + "\n  ".join(changes),
                 hint="resume with the same config, or pass --force to resume anyway")
         self.load_state_dict(state)
-        self._last_good = detached_copy(state)
-        self._truncate_logs()
+        self.last_good = detached_copy(state)
+        self.run_dir.truncate(self.progress.step, self.progress.phase_steps)
         return warnings
-
-    def _truncate_logs(self) -> None:
-        """Drop log rows past the position of the current state (resume, rollback)."""
-        if self.out_dir is None or not distributed.is_main():
-            return
-        for name in ("metrics.jsonl", "evals.jsonl"):
-            if name == "metrics.jsonl" and self._writer is not None:
-                self._writer.truncate(self.step, self.phase_steps)
-            else:
-                truncate_jsonl(self.out_dir / name, self.step, self.phase_steps)
-
