@@ -113,6 +113,6 @@ def build_method(cfg: Config, generator: nn.Module, discriminator: nn.Module, ta
     from stablegan.methods.gan import GANMethod
 
     cls = method_for(cfg, task)
-    if cls in (GANMethod, ConditionalGANMethod):
-        return GANMethod(cfg, generator, discriminator, task, device)
+    if cls in (GANMethod, ConditionalGANMethod):  # no ratio classifier to take
+        return cls(cfg, generator, discriminator, task, device)
     return cls(cfg, generator, discriminator, task, device, classifier)  # type: ignore[call-arg]
