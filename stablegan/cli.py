@@ -150,8 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output file (default: stdout)")
     p.add_argument("--checkpoint", default="last.pt", help="last.pt or best.pt")
 
-    p = sub.add_parser("config", help="print the resolved config (defaults <- method preset <- "
-                       "recipe or file <- --set) as YAML, or one key's value; checks it")
+    p = sub.add_parser("config", help="the resolved, checked config as YAML (or one KEY's value)",
+                       description="Print the config a train command would use (defaults <- "
+                       "method preset <- recipe or file <- --set), after checking it.")
     _add_config_args(p)
     p.add_argument("key", nargs="?", help="a config key, e.g. optim.g_lr or schedule")
 

@@ -207,6 +207,12 @@ def test_method_for_takes_a_task_instance_class_or_name(tmp_path: Path) -> None:
     style_cfg = stand_in("style", tmp_path)
     data = build_data(style_cfg.data, 0)
     assert method_for(style_cfg, StyleTask(data, style_cfg)) is StyleMethod
+    from stablegan.methods import ConditionalGANMethod, ConditionalPPOMethod
+
+    assert method_for(load_config("digits", overrides=["method=cgan-pd"]), "images") is \
+        ConditionalGANMethod
+    assert method_for(load_config("digits", overrides=["method=cgan-ppo"]), "images") is \
+        ConditionalPPOMethod
 
 
 def test_register_method_gives_a_task_its_own_method(monkeypatch: pytest.MonkeyPatch) -> None:
