@@ -29,7 +29,20 @@ from torch import Tensor, nn
 
 import stablegan.tasks.conditional as cond
 from stablegan.errors import ConfigError, DataError, ShapeError
-from stablegan.metrics.registry import Context, Side, expand, get_metric, groups
+from stablegan.metrics.registry import (
+    Context,
+    Side,
+    expand,
+    get_metric,
+    groups,
+    largest_unmet_minimum,
+)
+from stablegan.models import (
+    build_classifier,
+    build_conditional_classifier,
+    build_conditional_models,
+    build_models,
+)
 
 Sampler = Any  # Callable[[int], Tensor]: n samples of the generator in evaluation form
 
@@ -122,16 +135,12 @@ class Task:
 
     # ------------------------------------------------------------------ models
     def build_models(self, model_cfg: Any) -> tuple[nn.Module, nn.Module]:
-        from stablegan.models import build_conditional_models, build_models
-
         if self.num_classes is not None:
             return build_conditional_models(model_cfg, self.cfg.conditional,
                                             tuple(self.data.sample_shape), self.num_classes)
         return build_models(model_cfg, tuple(self.data.sample_shape))
 
     def build_classifier(self, model_cfg: Any) -> nn.Module:
-        from stablegan.models import build_classifier, build_conditional_classifier
-
         if self.num_classes is not None:  # the ratio classifier conditioned on y
             return build_conditional_classifier(model_cfg, tuple(self.data.sample_shape),
                                                 self.num_classes)
@@ -277,8 +286,6 @@ class Task:
 
     def check_counts(self, wanted: list[str], sets: EvalSets, opts: dict[str, Any]) -> None:
         """DataError for the metric with the largest unmet minimum sample count."""
-        from stablegan.metrics.registry import largest_unmet_minimum
-
         failing = largest_unmet_minimum(wanted, sets.m, opts)
         if failing is None:
             return
