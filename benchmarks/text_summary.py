@@ -1,7 +1,11 @@
 """Tabulate a benchmarks/text.sh output directory: mean +- std over seeds of each method's final
 evaluation (eval.json) and the pre-trained starting point.
 
-    python benchmarks/text_summary.py runs/bench-text/oracle [--json]
+    python benchmarks/text_summary.py runs/bench-text/oracle [--start DIR] [--json]
+
+An eval.json written before issue 18 has ``nll_gen`` on the test split and no ``nll_gen_test``:
+it is read as ``nll_gen_test`` (and ``nll_gen_unpadded`` as ``nll_gen_test_unpadded``), with
+no training-set ``nll_gen``; re-evaluate such a run (``stablegan eval --run DIR``) for it.
 """
 
 from __future__ import annotations
@@ -22,14 +26,24 @@ def _runs(root: Path) -> dict[str, list[Path]]:
     return out
 
 
-def summarise(root: Path) -> dict[str, dict[str, object]]:
+def read_eval(path: Path) -> dict[str, object]:
+    """eval.json with the NLL_gen keys in today's meaning (see the module docstring)."""
+    ev = json.loads(path.read_text())
+    if "nll_gen" in ev and "nll_gen_test" not in ev:  # before issue 18: on the test split
+        ev["nll_gen_test"] = ev.pop("nll_gen")
+        if "nll_gen_unpadded" in ev:
+            ev["nll_gen_test_unpadded"] = ev.pop("nll_gen_unpadded")
+    return ev
+
+
+def summarise(root: Path, start: Path | None = None) -> dict[str, dict[str, object]]:
     table: dict[str, dict[str, object]] = {}
-    pre = root / "pretrained" / "eval.json"
+    pre = (start or root / "pretrained") / "eval.json"
     if pre.is_file():
-        table["pre-trained (start)"] = {k: (json.loads(pre.read_text()).get(k), None, 1)
-                                        for k in KEYS}
+        ev = read_eval(pre)
+        table["pre-trained (start)"] = {k: (ev.get(k), None, 1) for k in KEYS}
     for method, runs in _runs(root).items():
-        evals = [json.loads((r / "eval.json").read_text()) for r in runs]
+        evals = [read_eval(r / "eval.json") for r in runs]
         row: dict[str, object] = {}
         for k in KEYS:
             vals = [e[k] for e in evals if isinstance(e.get(k), (int, float))]
@@ -62,9 +76,11 @@ def markdown(table: dict[str, dict[str, object]]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("root", type=Path)
+    ap.add_argument("--start", type=Path, help="run directory of the pre-trained start "
+                    "(default ROOT/pretrained)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    table = summarise(args.root)
+    table = summarise(args.root, args.start)
     if args.json:
         print(json.dumps(table, indent=2))
     else:
