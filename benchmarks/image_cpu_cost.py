@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from stablegan import Trainer, load_config
+from stablegan.methods.presets import preset_fragment
 from stablegan.recipes import recipe_dict
 
 SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
@@ -26,9 +27,11 @@ SHAPES = {"mnist": (1, 28, 28), "cifar10": (3, 32, 32)}
 
 def cost(recipe: str, method: str | None, iters: int, tmp: Path) -> tuple[float, int]:
     data = recipe_dict(recipe)["data"]["name"]
-    path = tmp / f"{data}.pt"
-    if not path.is_file():
-        torch.save(torch.rand(2000, *SHAPES[data]) * 2 - 1, path)
+    conditional = bool(method) and "conditional" in preset_fragment(str(method).split("+")[0])
+    path = tmp / f"{data}{'-labelled' if conditional else ''}.pt"
+    if not path.is_file():  # class-conditional methods: random labels 0..9 as well
+        x = torch.rand(2000, *SHAPES[data]) * 2 - 1
+        torch.save({"x": x, "y": torch.arange(2000) % 10} if conditional else x, path)
     sets = [f"data.path={path}", "data.name=tensor", "log.progress=false",
             "log.tensorboard=false", "health.enabled=false", "eval.every=0"]
     if method:
@@ -39,9 +42,8 @@ def cost(recipe: str, method: str | None, iters: int, tmp: Path) -> tuple[float,
     trainer = Trainer.from_config(cfg)
     trainer.fit(steps=1)  # warm-up (allocations, first evaluation excluded below)
     t0 = time.perf_counter()
-    for _ in range(iters):
-        phase = trainer._phases[-1]
-        trainer._train_step(phase, None)
+    for i in range(iters):  # the adversarial iteration itself (logging and EMA excluded)
+        trainer.method.iteration(i)
     return (time.perf_counter() - t0) / iters, budget
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -49,7 +50,25 @@ METHODS: dict[str, list[str]] = {
     "ppo-gan (classifier)": ["method=ppo-gan", "schedule.n_gen=1"],
     "ppo-gan (exact)": ["method=ppo-gan", "variational.ratio=exact",
                         "variational.advantage=centered"],
+    "mle": ["method=relgan"],  # one teacher-forced step: -mean log p(x), backward
 }
+
+
+def mle_step(method: Any) -> None:
+    """One maximum-likelihood gradient of G on a data batch (no optimiser step)."""
+    x = method.data.sample(method.batch_size)
+    (-method.G.log_prob(x).mean()).backward()
+    method.G.zero_grad(set_to_none=True)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 class HandWritten:
@@ -140,6 +159,7 @@ def main() -> None:
             if kind == "previous":
                 text_reference.install(trainer.method)
             step = (HandWritten(trainer).iteration if kind == "hand"
+                    else (lambda m=trainer.method: mle_step(m)) if name == "mle"
                     else (lambda m=trainer.method: m.iteration(1, False)))
             runs[kind] = {"trainer": trainer, "step": step, "times": [], "cpu": []}
         candidates[name] = runs
@@ -155,8 +175,7 @@ def main() -> None:
                 run["step"]()
                 run["times"].append(time.perf_counter() - t0)
                 run["cpu"].append(time.thread_time() - c0)
-    out: dict[str, Any] = {"machine": f"{platform.machine()} {platform.processor() or ''} "
-                                      f"{platform.node()}".strip(),
+    out: dict[str, Any] = {"machine": f"{cpu_name()}, {os.cpu_count()} cores",
                            "torch": torch.__version__, "threads": torch.get_num_threads(),
                            "recipe": args.recipe, "reps": args.reps, "methods": {}}
     for name, runs in candidates.items():
@@ -167,6 +186,10 @@ def main() -> None:
         row.update({f"wall_median_{k}": statistics.median(run["times"]) for k, run in runs.items()})
         row["wall"] = {k: run["times"] for k, run in runs.items()}
         row["cpu"] = {k: run["cpu"] for k, run in runs.items()}
+        trainer = runs["project"]["trainer"]
+        row["updates_per_iteration"] = (1 if name == "mle" else
+                                        trainer.method.updates_per_iteration(trainer.cfg))
+        row["sec_per_update_project"] = sec["project"] / row["updates_per_iteration"]
         row["speedup_vs_previous"] = sec["previous"] / sec["project"]
         row["project_vs_previous"] = sec["project"] / sec["previous"]
         if "hand" in sec:
@@ -176,14 +199,18 @@ def main() -> None:
                    zip(run["trainer"].method.G.parameters(), ref_params))
             for k, run in runs.items() if k != "project"}
         out["methods"][name] = row
-    first = next(iter(candidates.values()))
-    flops = iteration_flops(first["project"]["trainer"])
-    assert isinstance(flops, float), flops
-    gflops = matmul_gflops()
-    sec_project = out["methods"][next(iter(candidates))]["sec_per_iteration_project"]
-    out["flops"] = {"method": next(iter(candidates)), "gflop_per_iteration": flops,
-                    "gflop_per_iteration_previous": iteration_flops(first["previous"]["trainer"]),
-                    "matmul_gflop_per_s": gflops, "x_matmul_bound": sec_project / (flops / gflops)}
+    main_name = next((n for n in candidates if n != "mle"), None)
+    if main_name is not None:
+        first = candidates[main_name]
+        flops = iteration_flops(first["project"]["trainer"])
+        assert isinstance(flops, float), flops
+        gflops = matmul_gflops()
+        sec_project = out["methods"][main_name]["sec_per_iteration_project"]
+        out["flops"] = {"method": main_name, "gflop_per_iteration": flops,
+                        "gflop_per_iteration_previous":
+                            iteration_flops(first["previous"]["trainer"]),
+                        "matmul_gflop_per_s": gflops,
+                        "x_matmul_bound": sec_project / (flops / gflops)}
     if args.json:
         print(json.dumps(out, indent=2))
         return
@@ -198,6 +225,8 @@ def main() -> None:
               f"{'' if hand is None else f'{hand:8.3f}':>8s} {row['speedup_vs_previous']:9.2f} "
               f"{row.get('project_vs_hand', float('nan')):9.2f}")
         print(f"{'':22s} max |G param - project's| after all rounds: {row['max_param_diff']}")
+    if "flops" not in out:
+        return
     f = out["flops"]
     prev = f["gflop_per_iteration_previous"]
     print(f"{f['gflop_per_iteration']:.1f} GFLOP per {f['method']} iteration (previous: "

@@ -69,6 +69,7 @@ def random_sentences(rng: np.random.Generator, count: int, vocab: int, max_len: 
 # --------------------------------------------------------------------------- sentence BLEU
 
 
+@pytest.mark.slow
 def test_random_sentences_match_nltk_bitwise_every_order_and_smoothing():
     rng = np.random.default_rng(0)
     worst = 0.0
@@ -87,6 +88,7 @@ def test_random_sentences_match_nltk_bitwise_every_order_and_smoothing():
     assert worst <= TOL
 
 
+@pytest.mark.slow
 def test_string_tokens_and_single_order_calls_match_nltk():
     rng = np.random.default_rng(1)
     words = np.array(["a", "dog", "on", "the", "bed", "cat"])
@@ -184,6 +186,7 @@ def test_closest_reference_length_ties_go_to_the_shorter_reference():
                    - nltk_sentence(refs, hyp, 2, smoothing)) <= TOL
 
 
+@pytest.mark.slow
 def test_bleu_averages_sentence_bleu_over_hypotheses():
     rng = np.random.default_rng(3)
     refs = random_sentences(rng, 40, 5, 12)
@@ -214,6 +217,7 @@ def test_int_tokens_arrays_and_strings_give_the_same_scores():
 # --------------------------------------------------------------------------- corpus BLEU
 
 
+@pytest.mark.slow
 def test_corpus_bleu_matches_nltk():
     rng = np.random.default_rng(5)
     for _ in range(80):
@@ -238,6 +242,7 @@ def test_corpus_bleu_without_any_unigram_match_is_zero():
 # --------------------------------------------------------------------------- self-BLEU
 
 
+@pytest.mark.slow
 def test_leave_one_out_matches_nltk_with_the_hypothesis_removed():
     rng = np.random.default_rng(6)
     for _ in range(60):
@@ -378,6 +383,7 @@ def coco(split: str, n: int) -> list[list[str]]:
     return [word_tokenize(line.lower(), preserve_line=True) for line in lines]
 
 
+@pytest.mark.slow
 def test_coco_bleu_matches_nltk():
     refs = coco("test", 2000)
     hyps = coco("train", 30) + refs[:3] + refs[1500:1502]  # a few are references themselves
@@ -398,6 +404,7 @@ def test_coco_bleu_matches_nltk():
         assert index.sentence_bleu(h, 5) == 1.0  # a reference scores 1 against its set
 
 
+@pytest.mark.slow
 def test_coco_self_bleu_matches_nltk():
     sents = coco("train", 300)
     orders = (2, 3, 4, 5)

@@ -118,6 +118,7 @@ def test_unknown_command_exits_2_with_a_guess(capsys, word, guess):
 # ------------------------------------------------------------------------- train / eval / sample
 
 
+@pytest.mark.slow
 def test_train_writes_the_run_directory(run_dir):
     for name in ("config.yaml", "metrics.jsonl", "checkpoints/last.pt", "losses.png",
                  "eval.json"):
@@ -135,6 +136,7 @@ def test_train_writes_the_run_directory(run_dir):
     assert {"modes", "swd"} <= set(result)
 
 
+@pytest.mark.slow
 def test_train_prints_the_run_summary(tmp_path, capsys):
     out = tmp_path / "r"
     assert main(_train_args(out, 1)) == 0
@@ -149,6 +151,7 @@ def test_train_prints_the_run_summary(tmp_path, capsys):
     assert "swd" in json.loads((out / "eval.json").read_text())
 
 
+@pytest.mark.slow
 def test_eval_prints_one_json_object_and_writes_eval_json(run_dir, capsys):
     assert main(["eval", "--run", str(run_dir), "--n", "64"]) == 0
     out = capsys.readouterr().out
@@ -160,6 +163,7 @@ def test_eval_prints_one_json_object_and_writes_eval_json(run_dir, capsys):
     assert json.loads((run_dir / "eval.json").read_text()) == result
 
 
+@pytest.mark.slow
 def test_sample_writes_a_png(run_dir, tmp_path, capsys):
     target = tmp_path / "out" / "s.png"
     assert main(["sample", "--run", str(run_dir), "--out", str(target), "--n", "16"]) == 0
@@ -167,6 +171,7 @@ def test_sample_writes_a_png(run_dir, tmp_path, capsys):
     assert str(target) in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_resume_continues_a_run_even_with_quiet(tmp_path, capsys):
     out = tmp_path / "r"
     # first run with the progress bar on, then resume with --quiet and more steps
@@ -179,6 +184,7 @@ def test_resume_continues_a_run_even_with_quiet(tmp_path, capsys):
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_short_run_with_recipe_log_every_still_logs_its_last_step(tmp_path):
     out = tmp_path / "r"
     args = ["train", "--steps", "3", "--out", str(out), "--quiet", *_sets(TINY_SET)]
@@ -257,6 +263,7 @@ def test_resume_without_checkpoint_exits_2(tmp_path, capsys):
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_training_into_an_existing_run_is_refused_and_leaves_it_alone(run_dir, capsys):
     ckpt = run_dir / "checkpoints" / "last.pt"
     before = ckpt.read_bytes()
@@ -276,6 +283,7 @@ def test_training_into_an_existing_run_is_refused_and_leaves_it_alone(run_dir, c
         (["eval", "--run", "{run}", "--checkpoint", "nope.pt"], "nope.pt"),
     ],
 )
+@pytest.mark.slow
 def test_bad_eval_and_sample_inputs_exit_2(run_dir, tmp_path, capsys, argv, fragment):
     argv = [a.format(missing=tmp_path / "missing", run=run_dir) for a in argv]
     rc = main(argv)
@@ -285,6 +293,7 @@ def test_bad_eval_and_sample_inputs_exit_2(run_dir, tmp_path, capsys, argv, frag
 # ----------------------------------------------------------------------------- a real process
 
 
+@pytest.mark.slow
 def test_python_m_stablegan_in_a_subprocess(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     ok = subprocess.run([sys.executable, "-m", "stablegan", "methods"], capture_output=True,

@@ -60,6 +60,7 @@ def run(tmp_path_factory, classifier) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_classifier_verb_trains_and_saves(tmp_path, capsys, monkeypatch):
     assert main(["classifier", "train", "--recipe", "digits", "--epochs", "1"]) == 0
     captured = capsys.readouterr()
@@ -79,6 +80,7 @@ def test_classifier_verb_rejects_unlabelled_data(capsys):
     assert "error: data 'ring' has no labels" in err and "hint:" in err
 
 
+@pytest.mark.slow
 def test_eval_with_the_classifier_extractor(run, classifier, capsys):
     final = json.loads((run / "eval.json").read_text())  # written by train
     assert final["extractor"] == "classifier" and "fid/classifier" in final
@@ -95,12 +97,14 @@ def test_eval_with_the_classifier_extractor(run, classifier, capsys):
     assert json.loads((run / "eval.json").read_text()) == res
 
 
+@pytest.mark.slow
 def test_eval_too_few_samples_exits_2(run, capsys):
     assert main(["eval", "--run", str(run), "--n", "3"]) == 2
     err = capsys.readouterr().err
     assert "too few for metric 'is': at least 10 are needed" in err and "--n 10" in err
 
 
+@pytest.mark.slow
 def test_eval_missing_inception_weights_exits_2(run, tmp_path, capsys):
     bad = tmp_path / "run"
     import shutil
@@ -113,6 +117,7 @@ def test_eval_missing_inception_weights_exits_2(run, tmp_path, capsys):
     assert "eval.extractor=classifier" in err and "stablegan classifier train" in err
 
 
+@pytest.mark.slow
 def test_eval_nan_features_exits_2(run, classifier, tmp_path, capsys):
     import shutil
 
@@ -130,6 +135,7 @@ def test_eval_nan_features_exits_2(run, classifier, tmp_path, capsys):
     assert str(broken) in err
 
 
+@pytest.mark.slow
 def test_eval_mismatched_channels_exits_2(tmp_path, capsys):
     data = tmp_path / "x.pt"
     torch.save(torch.rand(64, 1, 8, 8) * 2 - 1, data)
@@ -147,6 +153,7 @@ def test_eval_mismatched_channels_exits_2(tmp_path, capsys):
     assert "hint:" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_eval_classifier_for_other_images_exits_2(run, tmp_path, capsys):
     import shutil
 
@@ -161,6 +168,7 @@ def test_eval_classifier_for_other_images_exits_2(run, tmp_path, capsys):
     assert "trained on samples of shape (3, 8, 8)" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_periodic_eval_keeps_best_and_stops_early(tmp_path, classifier, capsys):
     # floor/fid/classifier is the same at every evaluation: it never improves after the first,
     # so patience 2 stops training at the third evaluation (step 6 of 40)
@@ -179,6 +187,7 @@ def test_periodic_eval_keeps_best_and_stops_early(tmp_path, classifier, capsys):
     assert _last_json(capsys.readouterr().out)["step"] == 2
 
 
+@pytest.mark.slow
 def test_best_checkpoint_is_the_best_evaluation(tmp_path, classifier, capsys):
     out = tmp_path / "best"
     assert _train(out, 8, f"eval.classifier_path={classifier}", "eval.every=2",
@@ -193,6 +202,7 @@ def test_best_checkpoint_is_the_best_evaluation(tmp_path, classifier, capsys):
     assert res["fid/classifier"] == pytest.approx(best["fid/classifier"])
 
 
+@pytest.mark.slow
 def test_eval_set_accepts_only_eval_keys(tmp_path, capsys):
     from stablegan.cli import main
 
@@ -235,6 +245,7 @@ def test_bad_best_metric_or_missing_weights_fail_before_training(tmp_path, capsy
     assert not (run / "checkpoints" / "last.pt").exists()
 
 
+@pytest.mark.slow
 def test_possible_keys_cover_what_evaluations_produce(run, tmp_path):
     """The pre-flight key set is a superset of the keys real evaluations write (so a valid
     best_metric is never refused), for images with the classifier and for toy points."""

@@ -41,6 +41,7 @@ def test_method_variants_and_bad_specs():
         plan_runs("ring", ["nsgan"], [0], 5, 10, [])
 
 
+@pytest.mark.slow
 def test_compare_tiny_budget_writes_all_outputs_and_resumes(tmp_path):
     out = tmp_path / "cmp"
     summary = run_compare("ring", ["nsgan", "ppo-gan+variational.eps=0.2"], [0], out,
@@ -62,6 +63,7 @@ def test_compare_tiny_budget_writes_all_outputs_and_resumes(tmp_path):
 
 @pytest.mark.parametrize("method", ["ppo-gan", "wgan-gp",
                                     "ppo-gan+variational.ratio=classifier_same_x"])
+@pytest.mark.slow
 def test_surrogate_landscape(tmp_path, method):
     name, *extra = method.split("+")
     cfg = load_config("ring", overrides=[*TINY, f"method={name}", *extra, "log.progress=false"],

@@ -230,6 +230,8 @@ def test_class_subfolders_give_labels_and_an_empty_class_folder_is_refused(
     ("cgan-ppo", ("schedule.n_critic=1", "schedule.n_gen=2")),
     ("acgan", ("lipschitz.gradient_penalty.weight=1", "augment.policy=translation,cutout",
                "ema.decay=0.9", "objective.loss=rsgan")),
+    ("cgan-pd", ("model.name=resnet", "objective.feature_matching=0.5")),
+    ("acgan", ("lipschitz.consistency.weight=1", "model.d_dropout=0.2", "model.name=resnet")),
     ("cgan-ppo", ("schedule.n_critic=1", "schedule.n_gen=1", "conditional.reweight=batch",
                   "conditional.generator=concat", "variational.ratio=classifier_same_x")),
 ])
@@ -330,6 +332,9 @@ def test_sample_class_and_grid_and_eval_keys(tmp_path: Path) -> None:
                 "intra_coverage/classifier", "floor/class_accuracy/classifier"):
         assert key in ev and math.isfinite(ev[key]), key
     assert isinstance(ev["misassigned"], str)
+    from stablegan.reports.html import write_report
+
+    assert "misassigned classes" in write_report(run).read_text()
     code, err = run_cli("sample", "--run", str(run), "--class", "1", "--n", "4",
                         "--out", str(tmp_path / "c1.png"))
     assert code == 0, err and (tmp_path / "c1.png").is_file()
@@ -339,3 +344,60 @@ def test_sample_class_and_grid_and_eval_keys(tmp_path: Path) -> None:
     assert w == h  # K x K: one class per row
     code, err = run_cli("sample", "--run", str(run), "--class", "10")
     assert code == 2 and "out of range" in err
+
+
+def test_mnist_loader_path_gives_labelled_conditional_batches(tmp_path: Path) -> None:
+    """The MNIST reader on small generated idx files (pixels = 20 * label): labelled batches for
+    a conditional run, and one cgan-pd step on them (the mnist-cpu networks, narrowed)."""
+    from test_data import write_mnist
+
+    from stablegan.training.trainer import Trainer
+
+    write_mnist(tmp_path, gz=True, n=40)
+    cfg = make_config(f"data.path={tmp_path}", "data.batch_size=8", "model.channels=2",
+                      "model.latent_dim=4", "eval.extractor=pixels", method="cgan-pd",
+                      steps=1, recipe="mnist-cpu")
+    trainer = Trainer.from_config(cfg)
+    x, y = trainer.task.labelled_batch(8)
+    torch.testing.assert_close(((x.mean(dim=(1, 2, 3)) + 1) * 127.5).round(), 20.0 * y.float())
+    assert trainer.task.num_classes == 10 and trainer.task.n_display == 100
+    trainer.fit()
+    assert math.isfinite(trainer.history[-1]["loss/d"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["cgan-pd", "cgan-ppo"])
+def test_conditional_run_resumes_on_the_same_trajectory(tmp_path: Path, method: str) -> None:
+    from conftest import assert_states_identical
+
+    from stablegan.training.trainer import Trainer
+
+    extra = ("schedule.n_critic=1", "schedule.n_gen=2") if method == "cgan-ppo" else ()
+    cfg = cond_cfg(labelled_file(tmp_path), method, *extra, "log.checkpoint_every=2",
+                   "ema.decay=0.5", steps=4)
+    whole = Trainer.from_config(cfg, out_dir=tmp_path / "A")
+    whole.fit()
+    first = Trainer.from_config(cfg, out_dir=tmp_path / "B")
+    first.fit(steps=2)
+    second = Trainer.from_config(cfg, out_dir=tmp_path / "B")
+    assert second.resume() == []
+    second.fit()
+    a, b = whole.state_dict(), second.state_dict()
+    assert_states_identical(a["networks"], b["networks"])
+    assert_states_identical(a["ema"], b["ema"])
+
+
+def test_sharded_labelled_batches_are_the_ranks_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stablegan.training import distributed
+
+    y = torch.arange(40) % 4
+    x = y.float().reshape(-1, 1, 1, 1).expand(40, 1, 2, 2).contiguous()
+    whole_x, whole_y = FiniteSource("t", "images", x, y, seed=1, num_classes=4).sample_labelled(8)
+    parts = []
+    for r in range(2):
+        monkeypatch.setattr(distributed, "rank", lambda r=r: r)
+        monkeypatch.setattr(distributed, "world_size", lambda: 2)
+        src = distributed.ShardedSource(FiniteSource("t", "images", x, y, seed=1, num_classes=4))
+        parts.append(src.sample_labelled(4))
+    assert torch.equal(torch.cat([p[0] for p in parts]), whole_x)
+    assert torch.equal(torch.cat([p[1] for p in parts]), whole_y)

@@ -261,6 +261,7 @@ def test_unknown_recipe_suggests_the_closest():
 
 
 @pytest.mark.parametrize("name", recipe_names())
+@pytest.mark.slow
 def test_every_shipped_recipe_resolves(name):
     raw = recipe_dict(name)
     assert raw.get("description"), f"recipe {name} has no description"

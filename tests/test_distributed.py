@@ -138,6 +138,7 @@ WEIGHT_TOL = {"wgan-gp": 1e-6, "global-weights": 3e-4, "ppo-gan": 3e-2}
 
 @pytest.mark.parametrize("name,overrides", [("wgan-gp", GP), ("global-weights", REWEIGHT),
                                             ("ppo-gan", PPO)])
+@pytest.mark.slow
 def test_ddp_equals_one_process_on_the_same_global_batch(tmp_path: Path, name: str,
                                                          overrides: list[str]) -> None:
     """Step 1: the first critic step's loss, penalty and importance weights (ESS, max) equal one
@@ -161,12 +162,14 @@ def test_ddp_equals_one_process_on_the_same_global_batch(tmp_path: Path, name: s
         assert gap <= WEIGHT_TOL[name], (k, float(gap))
 
 
+@pytest.mark.slow
 def test_per_rank_weights_differ_from_global(tmp_path: Path) -> None:
     glob = run_ddp(tmp_path, "controlled_run", PPO, 1)[0]["stats"][0]
     local = run_ddp(tmp_path, "controlled_run", PPO + ["dist.global_weights=false"], 1)
     assert local[0]["stats"][0]["weights/ess"] != pytest.approx(glob["weights/ess"], rel=1e-7)
 
 
+@pytest.mark.slow
 def test_ddp_ring_and_digits_stay_consistent_and_resume(tmp_path: Path) -> None:
     """G, D, C and the EMA are identical on both ranks after training (ring PPO-GAN, digits
     DCGAN with BatchNorm); each rank trains on half the global batch; rank 0 alone writes;
@@ -213,6 +216,7 @@ TORCHRUN_ENV = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1",
                     MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
 
 
+@pytest.mark.slow
 def test_torchrun_cli(tmp_path: Path) -> None:
     """``torchrun --nproc_per_node 2 -m stablegan train`` trains and writes one run."""
     out = tmp_path / "run"
@@ -277,6 +281,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 def test_sigkill_of_a_torchrun_group_then_resume_equals_an_uninterrupted_run(
         tmp_path: Path) -> None:
     """SIGKILL of the whole torchrun process group (launcher and both ranks) in the middle of a
@@ -340,6 +345,7 @@ def shutdown_run() -> dict[str, Any]:
                                         distributed.is_main())}
 
 
+@pytest.mark.slow
 def test_shutdown_destroys_the_group_on_every_rank(tmp_path: Path) -> None:
     """The CLI ends a torchrun run with shutdown(): a barrier, then no process group is left
     for Python's exit (a live gloo group there can SIGABRT a rank, seen once in CI)."""
@@ -349,6 +355,7 @@ def test_shutdown_destroys_the_group_on_every_rank(tmp_path: Path) -> None:
     distributed.shutdown()  # one process, no group: a no-op
 
 
+@pytest.mark.slow
 def test_batch_must_split_over_ranks(tmp_path: Path) -> None:
     with pytest.raises(AssertionError):
         run_ddp(tmp_path, "train_run", ["data.batch_size=15"], 1, None)

@@ -99,6 +99,7 @@ def test_toy_extra_metrics_are_named_by_their_space():
 
 
 # -------------------------------------------------------------------------------- images
+@pytest.mark.slow
 def test_images_with_the_classifier(tmp_path, digits_classifier):
     cfg = load_config("digits", None, [*BASE, f"eval.classifier_path={digits_classifier}"], 5)
     t = fake_trainer(cfg, noisy_reals, out_dir=tmp_path)
@@ -119,6 +120,7 @@ def test_images_with_the_classifier(tmp_path, digits_classifier):
     assert (tmp_path / "nearest_pairs.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_halves_shrink_to_the_data_and_say_so(digits_classifier):
     cfg = load_config("digits", None, [*BASE, f"eval.classifier_path={digits_classifier}",
                                        "eval.metrics=[fid]"], 5)
@@ -129,6 +131,7 @@ def test_halves_shrink_to_the_data_and_say_so(digits_classifier):
                                  "floor/fid/classifier", "n_eval"}
 
 
+@pytest.mark.slow
 def test_periodic_eval_has_no_strings_and_no_png(tmp_path, digits_classifier):
     cfg = load_config("digits", None, [*BASE, f"eval.classifier_path={digits_classifier}",
                                        "eval.every=5"], 20)
@@ -160,6 +163,7 @@ def test_class_metrics_use_the_classifier_in_pixel_space(digits_classifier):
     assert "is/pixels" not in res and "swd/classifier" not in res
 
 
+@pytest.mark.slow
 def test_auto_trains_caches_and_pins_a_classifier(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sgc, "AUTO_TRAIN_EPOCHS", 1)
     cfg = load_config("digits", None, BASE, 5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -65,6 +66,7 @@ def test_exact_ratio_is_one_before_the_generator_moves():
     assert not torch.allclose(m.ratio.log_ratio(m.ratio.samples(z)), torch.zeros(64))
 
 
+@pytest.mark.slow
 def test_exact_ratio_moves_the_generator_towards_the_data():
     torch.manual_seed(2)
     trainer = _trainer(60)

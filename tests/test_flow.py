@@ -95,6 +95,7 @@ def test_known_affine_flow_has_the_gaussian_density():
     assert torch.allclose(flow(z), s_f * (s_a * z + c_a) + c_f, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_density_integrates_to_one():
     flow = _random_flow(seed=2)
     h, half = 0.05, 10.0
@@ -118,6 +119,7 @@ def _two_gaussians(n: int, gen: torch.Generator) -> torch.Tensor:
     return sign * centre + 0.5 * torch.randn(n, 2, generator=gen)
 
 
+@pytest.mark.slow
 def test_maximum_likelihood_fit_beats_a_single_gaussian():
     gen = torch.Generator().manual_seed(0)
     train, held_out = _two_gaussians(2048, gen), _two_gaussians(2048, gen)

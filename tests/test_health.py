@@ -151,6 +151,7 @@ def _collapsed(make_cfg, steps: int, *extra: str):
     return cfg, ConstantGenerator(), Critic()
 
 
+@pytest.mark.slow
 def test_a_constant_generator_raises_the_diversity_alarm_once(make_cfg, tmp_path, capsys):
     from stablegan.data import build_data
 
@@ -171,6 +172,7 @@ def test_a_constant_generator_raises_the_diversity_alarm_once(make_cfg, tmp_path
     assert "Training health" in html and "diversity_collapse" in html
 
 
+@pytest.mark.slow
 def test_the_health_check_does_not_change_the_trajectory(make_cfg):
     a = Trainer.from_config(make_cfg("health.every=1", steps=6))
     a.fit()
@@ -181,6 +183,7 @@ def test_the_health_check_does_not_change_the_trajectory(make_cfg):
         assert torch.equal(p, q), k
 
 
+@pytest.mark.slow
 def test_fail_on_stops_after_a_checkpoint_and_the_resume_does_not_refire(make_cfg, tmp_path,
                                                                           capsys):
     from stablegan.data import build_data
@@ -208,6 +211,7 @@ def test_fail_on_stops_after_a_checkpoint_and_the_resume_does_not_refire(make_cf
     assert [r["step"] for r in rows if "health/diversity_collapse" in r] == [5]
 
 
+@pytest.mark.slow
 def test_cli_fail_on_all_stops_with_the_error_and_resumes(tmp_path, capsys):
     out = tmp_path / "r"
     sets = ["data.batch_size=16", "model.hidden=16", "model.layers=1", "log.tensorboard=false",
@@ -226,6 +230,7 @@ def test_cli_fail_on_all_stops_with_the_error_and_resumes(tmp_path, capsys):
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
 
 
+@pytest.mark.slow
 def test_a_healthy_short_ring_run_fires_none(make_cfg, capsys):
     trainer = Trainer.from_config(make_cfg("model.hidden=64", "model.layers=2",
                                            "health.burn_in=50", steps=300))
@@ -289,7 +294,7 @@ def test_the_coverage_monitor_fires_once_flags_the_row_and_survives_a_resume(cap
         assert m.fired == {"mode_coverage": 400}
     err = capsys.readouterr().err
     assert err.count("warning: health: mode_coverage at step 400: modes 6 (threshold 6, fell "
-                     "from its best of 8); the generator covers ever fewer") == 2
+                     "from its best of 8); the generator covers too few") == 2
     assert HealthMonitor(HealthConfig(), BATCH).check_eval(dict(rows[3]), 1000, None) == []
     off = HealthMonitor(HealthConfig(enabled=False), BATCH)
     assert [off.check_eval(dict(r), 1000, modes) for r in rows] == [[]] * len(rows)
@@ -302,6 +307,7 @@ def test_coverage_thresholds_are_validated(make_cfg):
         make_cfg("health.coverage_floor=-0.1")
 
 
+@pytest.mark.slow
 def test_a_toy_run_gets_the_coverage_alarm_from_its_periodic_evaluations(make_cfg, tmp_path,
                                                                            capsys):
     # coverage_floor=1: fewer than all 8 modes from half the budget on (an untrained tiny net)

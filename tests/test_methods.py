@@ -71,6 +71,7 @@ def test_classifier_step_sees_reals_and_fakes_in_one_batch(make_cfg):
     assert sizes == [2 * trainer.cfg.data.batch_size]
 
 
+@pytest.mark.slow
 def test_d_warmup_and_classifier_warmup_run_once_before_training(make_cfg):
     trainer = _trainer(make_cfg, "schedule.d_warmup=4", "variational.classifier_warmup=3",
                        "schedule.n_critic=2", "schedule.n_gen=2", method="ppo-gan", steps=2)
@@ -89,6 +90,7 @@ def test_d_warmup_alone(make_cfg):
 # ----------------------------------------------------------------------------- learning rates
 
 
+@pytest.mark.slow
 def test_ttur_learning_rates_land_in_the_optimisers(make_cfg):
     trainer = _trainer(make_cfg, "optim.g_lr=1e-4", "optim.d_lr=4e-4", "optim.c_lr=3e-4",
                        "optim.betas=[0.1,0.8]", method="ppo-gan", steps=2)
@@ -161,7 +163,12 @@ def test_without_grad_clip_gradients_are_untouched(make_cfg):
 # ----------------------------------------------------------------------------- presets
 
 
-@pytest.mark.parametrize("name", sorted(PRESETS))
+# the class-conditional presets need labelled data: tests/test_conditional.py runs them
+UNCONDITIONAL = sorted(n for n, (_, frag) in PRESETS.items() if "conditional" not in frag)
+
+
+@pytest.mark.parametrize("name", UNCONDITIONAL)
+@pytest.mark.slow
 def test_every_preset_runs_on_the_ring(make_cfg, name):
     trainer = _trainer(make_cfg, method=name, steps=3)
     result = trainer.fit()
@@ -176,7 +183,8 @@ def test_every_preset_runs_on_the_ring(make_cfg, name):
     assert math.isfinite(result["swd"])
 
 
-@pytest.mark.parametrize("name", sorted(PRESETS))
+@pytest.mark.parametrize("name", UNCONDITIONAL)
+@pytest.mark.slow
 def test_every_preset_runs_on_tiny_images_with_augment(make_cfg, image_overrides, name):
     cfg = make_cfg(*image_overrides, "augment.policy=translation,cutout,color", method=name,
                    steps=3)

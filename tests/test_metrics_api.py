@@ -70,6 +70,7 @@ def test_evaluate_floor_and_timing():
     assert all(t >= 0 for t in timing.values())
 
 
+@pytest.mark.slow
 def test_evaluate_in_classifier_space(digits_split):
     model, real, holdout = digits_split
     collapsed = real[:1].repeat(400, 1, 1, 1) + 0.01 * torch.randn(400, 1, 8, 8, generator=_gen(3))

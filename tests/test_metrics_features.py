@@ -81,11 +81,13 @@ def test_registry_errors(clean_registry):
 # ------------------------------------------------------------------------ domain classifier
 
 
+@pytest.mark.slow
 def test_domain_classifier_learns_digits(digit_classifier):
     _, accuracy = digit_classifier
     assert accuracy > 0.9
 
 
+@pytest.mark.slow
 def test_domain_classifier_is_deterministic(digits):
     x, y = digits
     a, acc_a = train_domain_classifier(x[:300], y[:300], 10, epochs=1, seed=3)
@@ -106,6 +108,7 @@ def test_mlp_classifier_for_vectors():
     assert feats.shape == (10, model.hidden) and logits.shape == (10, 3)
 
 
+@pytest.mark.slow
 def test_classifier_extractor_and_save_load(digit_classifier, digits, tmp_path):
     model, _ = digit_classifier
     x, _ = digits

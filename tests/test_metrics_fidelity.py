@@ -110,6 +110,7 @@ def test_inception_score_matches_torch_fidelity(tfid):
         assert ours[1] == pytest.approx(ref["inception_score_std"], rel=1e-12)
 
 
+@pytest.mark.slow
 def test_inception_bridge_runs_torch_fidelity_network(tfid, tmp_path, monkeypatch):
     # A randomly initialised inception-v3-compat saved as a weights file: the real weights cannot
     # be downloaded here, but the bridge's path (file check, safe load, uint8 conversion, batching,

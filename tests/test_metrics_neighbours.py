@@ -56,6 +56,7 @@ def test_prdc_matches_paper_formulas(k):
         assert ours[key] == pytest.approx(ref[key], abs=1e-12), key
 
 
+@pytest.mark.slow
 def test_prdc_matches_prdc_package(capsys):
     prdc_pkg = pytest.importorskip("prdc")
     g = _gen(10)
@@ -134,6 +135,7 @@ def test_memorisation_bad_inputs_raise():
         memorisation(torch.randn(4, 3), torch.randn(10, 3), threshold=-1.0)
 
 
+@pytest.mark.slow
 def test_save_nearest_pairs_png(tmp_path):
     g = _gen(22)
     train = torch.rand(40, 3, 8, 8, generator=g)

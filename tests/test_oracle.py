@@ -68,6 +68,7 @@ def test_decode() -> None:
     assert OracleSource.decode(ids[0]) == ["w12 w7 w0"]
 
 
+@pytest.mark.slow
 def test_deterministic_and_seed_dependent(tmp_path: Path) -> None:
     a = build(tmp_path / "a")
     b = build(tmp_path / "b")  # built again from scratch in another folder
@@ -86,6 +87,7 @@ def test_deterministic_and_seed_dependent(tmp_path: Path) -> None:
     assert torch.equal(e.reals(100), a.reals(100)) and not torch.equal(e.sample(16), a.sample(16))
 
 
+@pytest.mark.slow
 def test_cache_key_includes_length_and_sizes(tmp_path: Path, monkeypatch) -> None:
     name20 = cache_file_name(20, 0, 10_000, 5_000)
     assert name20 == "oracle-V5000-E32-H32-std1-T20-seed0-n10000-m5000.pt"
@@ -129,6 +131,7 @@ class NotATensor:
     """A pickled object that ``weights_only=True`` refuses to load."""
 
 
+@pytest.mark.slow
 def test_unsafe_corrupt_or_mismatched_cache_is_rebuilt(tmp_path: Path) -> None:
     good = build(tmp_path)
     path = good.cache_path
@@ -148,6 +151,7 @@ def test_unsafe_corrupt_or_mismatched_cache_is_rebuilt(tmp_path: Path) -> None:
     assert files(tmp_path) == [path.name]
 
 
+@pytest.mark.slow
 def test_atomic_cache_write_leaves_no_partial_file(tmp_path: Path, monkeypatch) -> None:
     def torn_save(obj: object, f: object, *args: object, **kw: object) -> None:
         Path(str(f)).write_bytes(b"PK\x03\x04 half a zip")  # partial content, then the disk fails
@@ -169,6 +173,7 @@ def test_atomic_cache_write_leaves_no_partial_file(tmp_path: Path, monkeypatch) 
     assert files(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_nll_oracle_estimates_the_entropy_rate(tmp_path: Path) -> None:
     src = build(tmp_path, n_train=400)
     own = src.reals(400)
@@ -215,6 +220,7 @@ def test_bad_config(tmp_path: Path) -> None:
         build(f)
 
 
+@pytest.mark.slow
 def test_real_size_oracle_at_length_20(tmp_path: Path) -> None:
     """The real oracle at length 20 with 500 + 250 sentences (1/20 of the benchmark, ~1 s)."""
     with warnings.catch_warnings():

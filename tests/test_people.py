@@ -17,6 +17,7 @@ def _bar_segments(err: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- progress, estimate
+@pytest.mark.slow
 def test_final_progress_line_is_printed_once_and_counts_to_the_budget(make_cfg, capsys):
     cfg = make_cfg("log.progress=true", steps=12)
     Trainer.from_config(cfg).fit()
@@ -27,6 +28,7 @@ def test_final_progress_line_is_printed_once_and_counts_to_the_budget(make_cfg, 
     assert not any("13it" in s or "13/12" in s for s in segments), segments
 
 
+@pytest.mark.slow
 def test_wall_time_estimate_is_one_line_on_stderr_only_with_progress(make_cfg, capsys):
     cfg = make_cfg("log.progress=true", steps=12)
     Trainer.from_config(cfg).fit()
@@ -49,6 +51,7 @@ def test_estimate_wording():
     assert line.startswith("estimate: about 2 h 10 min for 2,000 iterations at 3.9 s/it")
 
 
+@pytest.mark.slow
 def test_estimate_changes_no_number(make_cfg):
     quiet = Trainer.from_config(make_cfg(steps=8)).fit()
     loud = Trainer.from_config(make_cfg("log.progress=true", steps=8)).fit()
@@ -56,6 +59,7 @@ def test_estimate_changes_no_number(make_cfg):
 
 
 # ----------------------------------------------------------------------------- end-of-run output
+@pytest.mark.slow
 def test_end_of_run_prints_a_short_table_not_a_json_line(tmp_path, capsys):
     from stablegan.cli import main
 
@@ -109,6 +113,7 @@ def _digits_eval(cfg, run_dir, n=200, final=True):
                     run_dir=run_dir, final=final)
 
 
+@pytest.mark.slow
 def test_classifier_numbers_carry_the_networks_hash_and_accuracy(tmp_path, _cache, monkeypatch,
                                                                   capsys):
     import hashlib
@@ -165,6 +170,7 @@ def test_compare_refuses_numbers_from_different_classifiers(tmp_path):
 
 
 # ----------------------------------------------------------------------------- the report
+@pytest.mark.slow
 def test_report_is_one_html_file_with_embedded_images(make_cfg, tmp_path):
     from stablegan.reports import write_report
 

@@ -120,6 +120,7 @@ WARMUP = {"nsgan": ["schedule.d_warmup=6"],
 
 
 @pytest.mark.parametrize("method", ["nsgan", "ppo-gan"])
+@pytest.mark.slow
 def test_kill_in_warmup_then_resume_is_bit_identical(tmp_path: Path, make_cfg,
                                                     method: str) -> None:
     cfg = run_config(make_cfg, method, *WARMUP[method], steps=4)
@@ -140,6 +141,7 @@ def test_kill_in_warmup_then_resume_is_bit_identical(tmp_path: Path, make_cfg,
 
 @pytest.mark.parametrize("method,kill", [("nsgan", "crash"), ("nsgan", "sigterm"),
                                          ("ppo-gan", "crash"), ("ppo-gan", "sigterm")])
+@pytest.mark.slow
 def test_kill_in_adversarial_phase_then_resume_is_bit_identical(tmp_path: Path, make_cfg,
                                                                 method: str, kill: str) -> None:
     cfg = run_config(make_cfg, method, steps=8)
@@ -254,6 +256,7 @@ def test_mean_gap_metric_matches_closed_form(line_task: None) -> None:
         {"mean_gap": 2.0}
 
 
+@pytest.mark.slow
 def test_toy_task_and_metric_from_outside_the_package(tmp_path: Path, line_task: None) -> None:
     torch.manual_seed(0)
     D = nn.Sequential(nn.Linear(1, 8), nn.LeakyReLU(0.2), nn.Linear(8, 1))
@@ -292,6 +295,7 @@ def test_toy_task_and_metric_from_outside_the_package(tmp_path: Path, line_task:
 
 # ---------------------------------------------------------------------------- compute accounting
 @pytest.mark.parametrize("method", ["nsgan", "wgan-gp", "ppo-gan", "ppo-gan-reweight"])
+@pytest.mark.slow
 def test_batches_grow_by_updates_per_iteration(make_cfg, method: str) -> None:
     cfg = make_cfg(method=method, steps=3)
     per_it = batches_per_iteration(cfg)
@@ -335,6 +339,7 @@ def test_core_functions_are_short(rel: str) -> None:
     assert not long, f"{rel}: functions over 80 lines: {long}"
 
 
+@pytest.mark.slow
 def test_resume_of_a_checkpoint_whose_config_predates_a_new_key(make_cfg, tmp_path) -> None:
     """A key added to the schema after the checkpoint was written counts at its default."""
     from stablegan.training.checkpoint import load_checkpoint, save_checkpoint

@@ -207,6 +207,7 @@ def test_flow_with_exact_ratio_trains_and_r_is_one_at_theta_old(make_cfg) -> Non
 @pytest.mark.parametrize("extra", [("variational.ratio=classifier_same_x",),
                                    ("variational.ratio=classifier_same_x",
                                     "variational.classifier_bn=authors")])
+@pytest.mark.slow
 def test_same_x_resume_is_bit_identical(tmp_path: Path, make_cfg, extra: tuple[str, ...]) -> None:
     cfg = make_cfg("log.checkpoint_every=2", "eval.n_samples=32", "schedule.n_critic=2",
                    "schedule.n_gen=2", *extra, method="ppo-gan", steps=6)

@@ -36,6 +36,9 @@ from stablegan.training.checkpoint import (
 )
 from stablegan.training.trainer import Trainer
 
+# end-to-end runs (training subprocesses, kills, faults): `make test` only, not test-fast
+pytestmark = pytest.mark.slow
+
 TINY = ["--set", "model.hidden=16", "--set", "data.batch_size=32", "--set", "eval.n_samples=200",
         "--set", "log.checkpoint_every=5", "--set", "log.every=1", "--quiet"]
 

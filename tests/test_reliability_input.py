@@ -152,6 +152,7 @@ def base_config(recipe: str, datasets: dict[str, str]) -> dict:
 
 
 @pytest.mark.parametrize("recipe", recipe_names())
+@pytest.mark.slow
 def test_every_recipe_runs_offline_with_tiny_overrides(recipe, datasets, tmp_path):
     """The fuzz baseline: unmutated, every recipe trains (so a refusal below is the mutation's)."""
     import yaml
@@ -239,6 +240,7 @@ def names_a_key(err: str, touched: list[str]) -> bool:
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(ops=mutations)
+@pytest.mark.slow
 def test_mutated_recipe_runs_or_fails_with_exit_2_naming_the_key(recipe, datasets, ops):
     import yaml
 
@@ -302,6 +304,7 @@ def test_damaged_image_in_folder_is_named(tmp_path, damage):
     assert_user_error(code, err, "unreadable image file", str(bad))
 
 
+@pytest.mark.slow
 def test_odd_image_modes_are_converted_and_train(tmp_path):
     folder = good_folder(tmp_path / "imgs")
     png(folder / "cmyk.png", mode="CMYK")

@@ -164,6 +164,7 @@ def test_save_image_grid_rejects_bad_shape(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------ scatter
 
 
+@pytest.mark.slow
 def test_scatter_2d_points(tmp_path: Path) -> None:
     pts = torch.randn(500, 2)
     pts[0] = float("nan")
@@ -175,6 +176,7 @@ def test_scatter_2d_points(tmp_path: Path) -> None:
         save_scatter(torch.randn(10, 3), tmp_path / "bad.png")
 
 
+@pytest.mark.slow
 def test_save_samples_dispatch(tmp_path: Path) -> None:
     p = save_samples(torch.randn(50, 5), tmp_path / "p.png", "points", real=torch.randn(20, 5))
     i = save_samples(torch.rand(4, 3, 8, 8) * 2 - 1, tmp_path / "i.png", "image")
@@ -219,6 +221,7 @@ def test_rolling_var_matches_numpy() -> None:
     assert np.isnan(rolling_var(y[:1], 8)).all()
 
 
+@pytest.mark.slow
 def test_plots_skip_absent_and_nonfinite(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in _metrics_lines(60, 0, nan_every=5)]
     plot_losses(rows, tmp_path / "losses.png", window=10)
@@ -231,6 +234,7 @@ def test_plots_skip_absent_and_nonfinite(tmp_path: Path) -> None:
         plot_losses([{"step": 1, "loss/d": float("nan")}], tmp_path / "x.png")
 
 
+@pytest.mark.slow
 def test_seed_band_interpolates_onto_common_grid(tmp_path: Path) -> None:
     a = (np.array([0.0, 10.0]), np.array([0.0, 10.0]))
     b = (np.array([0.0, 5.0, 12.0]), np.array([2.0, 7.0, 14.0]))
@@ -248,6 +252,7 @@ def test_seed_band_interpolates_onto_common_grid(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------ reports
 
 
+@pytest.mark.slow
 def test_write_report(tmp_path: Path) -> None:
     run = _fake_run(tmp_path)
     index = write_report(run)
@@ -266,6 +271,7 @@ def test_write_report(tmp_path: Path) -> None:
     assert write_report(run) == index  # rerunning overwrites cleanly
 
 
+@pytest.mark.slow
 def test_write_report_minimal_run(tmp_path: Path) -> None:
     run = tmp_path / "bare"
     run.mkdir()
@@ -288,6 +294,7 @@ def test_missing_run_dir_raises(tmp_path: Path) -> None:
         write_compare_report(tmp_path / "empty")
 
 
+@pytest.mark.slow
 def test_write_compare_report(tmp_path: Path) -> None:
     cdir = tmp_path / "cmp"
     runs_root = cdir / "runs"

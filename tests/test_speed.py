@@ -20,6 +20,7 @@ def _fit(*overrides: str, steps: int = 6) -> Trainer:
     return t
 
 
+@pytest.mark.slow
 def test_log_every_keeps_the_numbers() -> None:
     """Rows of log.every=3 are the rows 3 and 6 of log.every=1, rolling variances included."""
     every1 = {r["step"]: r for r in _fit("method=wgan-gp", "log.every=1").history}
@@ -59,6 +60,7 @@ def test_channels_last_dcgan(image_overrides: list[str]) -> None:
     assert conv.is_contiguous(memory_format=torch.channels_last)
 
 
+@pytest.mark.slow
 def test_compile_mlp_on_cpu() -> None:
     try:
         f = torch.compile(torch.nn.Linear(2, 2))
@@ -70,6 +72,7 @@ def test_compile_mlp_on_cpu() -> None:
     assert "lipschitz/gp" in t.history[-1]  # the penalty ran on the eager critic
 
 
+@pytest.mark.slow
 def test_gpu_benchmark_runs_on_cpu() -> None:
     import json
     import subprocess
@@ -198,6 +201,7 @@ def test_critic_step_without_its_norm_still_refuses_a_non_finite_gradient() -> N
 
 
 @pytest.mark.parametrize("method", ["wgan-gp", "ppo-gan"])
+@pytest.mark.slow
 def test_overhead_benchmark_hand_loop_is_the_same_maths(method: str) -> None:
     """benchmarks/overhead.py's hand-written loop ends two iterations on the library's weights
     bit for bit (same draws, same data), so its timing ratio compares like with like."""
@@ -256,6 +260,7 @@ def _generator_grads(m, freeze: bool) -> tuple[list[Tensor], list[Tensor | None]
 
 
 @pytest.mark.parametrize("method", ["relgan", "ppo-gan"])
+@pytest.mark.slow
 def test_frozen_critic_in_the_generator_step_keeps_g_gradients_bit_for_bit(method: str) -> None:
     """D (and C) at requires_grad=False during the generator step: G's gradients are those of
     the trainable critic bit for bit, and D/C get no gradient at all (they do without it)."""
@@ -276,6 +281,7 @@ def test_frozen_critic_in_the_generator_step_keeps_g_gradients_bit_for_bit(metho
     assert all(p.grad is not None for p in m.G.parameters())
 
 
+@pytest.mark.slow
 def test_text_iteration_is_the_previous_codes_maths() -> None:
     """Three relgan iterations of the current code against benchmarks/text_reference.py's previous
     computations (one-hot reals, Conv2d, trainable D in the G step, one rand per token, per-step
@@ -358,6 +364,7 @@ def _d_flops(b: int, t: int, v: int, e: int, reps: int, sizes: tuple[int, ...], 
         + 2 * b * reps * 100
 
 
+@pytest.mark.slow
 def test_flop_count_of_the_oracle_generator_and_critic_forward_is_the_closed_form() -> None:
     """torch.utils.flop_counter.FlopCounterMode on the oracle recipe's models (V 5,000, T 20,
     batch 64): the generator's relaxed forward, its no-grad sampling (which the expand-ed start
@@ -387,3 +394,46 @@ def test_flop_count_of_the_oracle_generator_and_critic_forward_is_the_closed_for
     assert count(lambda: d(soft)) == _d_flops(b, t, v, 64, 16, (2, 3, 4, 5), 64, True)
     assert count(lambda: d(ids)) == _d_flops(b, t, v, 64, 16, (2, 3, 4, 5), 64, False)
     assert count(lambda: g.log_prob(ids)) == want_g  # teacher forcing: the same products
+
+
+@pytest.mark.slow
+def test_text_speed_benchmark_runs_and_reports_its_ratios(tmp_path) -> None:
+    """benchmarks/text_speed.py --json on a tiny oracle: every ratio the docs quote is there, the
+    hand-written loop lands on the project's weights, and the previous code's FLOPs are the
+    counter's failure (the expand-ed start embedding) while the current code's are counted."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sets = [a for s in TEXT_TINY if not s.startswith("log.") for a in ("--set", s)]
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "text_speed.py"), "--reps",
+                           "1", "--json", "--methods", "relgan", "mle", *sets],
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(root),
+                               "STABLEGAN_CACHE_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(proc.stdout)
+    row = res["methods"]["relgan"]
+    for key in ("speedup_vs_previous", "project_vs_hand", "sec_per_iteration_previous"):
+        assert row[key] > 0, key
+    assert row["max_param_diff"]["hand"] == 0.0
+    assert res["methods"]["mle"]["updates_per_iteration"] == 1
+    assert res["flops"]["gflop_per_iteration"] > 0
+    assert "FlopCounterMode fails" in res["flops"]["gflop_per_iteration_previous"]
+
+
+def test_gradient_penalty_on_text_interpolates_the_one_hots_of_the_real_ids() -> None:
+    """Real sentences arrive as token ids; the penalty's interpolates need them dense:
+    ``dense_like`` gives exactly their one-hots, and a wgan-gp critic step on text runs."""
+    from stablegan.methods.gan import dense_like
+
+    ids = torch.tensor([[0, 3, 1], [2, 2, 4]])
+    soft = torch.rand(2, 3, 5)
+    assert torch.equal(dense_like(ids, soft), torch.nn.functional.one_hot(ids, 5).float())
+    assert dense_like(soft, soft) is soft and dense_like(ids, ids) is ids
+    m = _text_trainer("method=wgan-gp").method
+    stats = m.d_step()
+    assert float(stats["lipschitz/gp"]) > 0

@@ -170,6 +170,7 @@ def test_latent_pair_shapes_and_method_choice(tmp_path: Path) -> None:
     assert m.G.attention
 
 
+@pytest.mark.slow
 def test_reconstruction_improves_in_a_few_steps(tmp_path: Path) -> None:
     cfg = cfg_for(write_corpus(tmp_path), "optim.g_lr=0.01")
     trainer = Trainer.from_config(cfg)
@@ -256,6 +257,7 @@ def test_bleu_method4_wiring() -> None:
 
 
 # ------------------------------------------------------------------------------ end to end
+@pytest.mark.slow
 def test_train_eval_and_transfer_cli_end_to_end(tmp_path: Path, capsys) -> None:
     root = write_corpus(tmp_path / "corpus")
     run = tmp_path / "run"
@@ -319,6 +321,7 @@ def assert_resume_is_bit_identical(cfg, tmp_path: Path, attr: str, index: int,
     return second
 
 
+@pytest.mark.slow
 def test_resume_in_autoencoder_phase_is_bit_identical(tmp_path: Path) -> None:
     cfg = cfg_for(write_corpus(tmp_path / "corpus"), ae=10, steps=2)
     assert_resume_is_bit_identical(cfg, tmp_path, "autoencoder_step", 6)
@@ -337,6 +340,7 @@ def _yelp() -> Path | None:
 
 
 @pytest.mark.skipif(_yelp() is None, reason="Yelp data not found (STABLEGAN_SHARED_DATA)")
+@pytest.mark.slow
 def test_yelp_splits() -> None:
     d = build_data(DataConfig(name="yelp-style", path=str(_yelp()), batch_size=64,
                               holdout_fraction=0.05, max_items=3000), 0)
@@ -496,6 +500,7 @@ def test_real_sentences_have_the_asked_styles(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------ shared pre-training
+@pytest.mark.slow
 def test_autoencoder_only_run_then_init_from_shares_g_and_c_and_resumes(tmp_path: Path) -> None:
     """steps=0 trains the autoencoder alone; a run with pretrain.init_from starts G and the
     own classifier C from it (D, S fresh), and resuming it mid-adversarial-phase with the
@@ -517,6 +522,7 @@ def test_autoencoder_only_run_then_init_from_shares_g_and_c_and_resumes(tmp_path
     assert second.step == 4 and {"S", "D"} <= set(second.method.networks)
 
 
+@pytest.mark.slow
 def test_init_from_with_another_architecture_is_refused(tmp_path: Path) -> None:
     from stablegan.errors import CheckpointError
 
@@ -637,6 +643,7 @@ def test_style_adversary_ratio_clipping_sign(tmp_path: Path) -> None:
                "loss/g": 5.125441551208496}),
     ("ppo-gan", {"loss/d": 4.2628865242004395, "loss/adv": -0.31671279668807983,
                  "loss/g": 4.125231027603149})])
+@pytest.mark.slow
 def test_prior_adversary_gives_the_numbers_before_issue_18(tmp_path: Path, method: str,
                                                            values: dict) -> None:
     extra = ["schedule.n_critic=2", "schedule.n_gen=2"] if method == "ppo-gan" else []
@@ -651,6 +658,7 @@ def test_prior_adversary_gives_the_numbers_before_issue_18(tmp_path: Path, metho
 
 
 # ------------------------------------------------------------------------------ z probe
+@pytest.mark.slow
 def test_probe_accuracy_on_synthetic_codes() -> None:
     from stablegan.metrics.style import probe_accuracy
 

@@ -179,6 +179,7 @@ ALPHABET = st.sampled_from(
 
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.lists(ALPHABET, max_size=30).map("".join))
+@pytest.mark.slow
 def test_random_strings_match_nltk(text: str) -> None:
     _, words, punkt = nltk_tools()
     assert treebank_tokenize(text) == words.tokenize(text)
@@ -195,6 +196,7 @@ SPLIT_LINES = {
 
 @pytest.mark.parametrize("rel,limit", [("coco/train.txt", None), ("coco/test.txt", None),
                                        ("yelp/sentiment.dev.text", 5000)])
+@pytest.mark.slow
 def test_tokenize_every_corpus_line(rel: str, limit: int | None) -> None:
     preserve_line, words, punkt = nltk_tools()
     lines = corpus_lines(shared_file(f"text/{rel}"), limit)
@@ -269,6 +271,7 @@ TOKENS = st.text(alphabet="abcdefg.',-", min_size=1, max_size=4)
 
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(st.lists(st.lists(TOKENS, max_size=8), min_size=1, max_size=6), st.data())
+@pytest.mark.slow
 def test_vocabulary_round_trip(corpus: list[list[str]], data: st.DataObject) -> None:
     v = Vocabulary.build(corpus)
     assert Vocabulary.build(list(reversed(corpus))) == v
@@ -495,6 +498,7 @@ def test_coco_folder_layouts_and_missing_files(tmp_path: Path) -> None:
         TEXT_SOURCES["coco"](data_cfg(ours / "train.txt"), 0)
 
 
+@pytest.mark.slow
 def test_coco_shared_benchmark(capsys: pytest.CaptureFixture) -> None:
     root = shared_file("text/coco/train.txt").parent
     s = TEXT_SOURCES["coco"](data_cfg(root, batch_size=64), 0)

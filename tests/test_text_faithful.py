@@ -30,6 +30,7 @@ def oracle_cfg(tmp_path, monkeypatch):
 EXACT = ("method=ppo-gan", "variational.ratio=exact", "variational.reweight=false")
 
 
+@pytest.mark.slow
 def test_exact_ratio_advantage_scores_the_relaxed_sample_the_critic_trains_on(oracle_cfg):
     t = Trainer.from_config(oracle_cfg(*EXACT, "variational.advantage=raw"))
     m = t.method
@@ -164,6 +165,7 @@ def _phase(oracle_cfg, *extra: str):
     return m, out, m.counts["G"] - g0
 
 
+@pytest.mark.slow
 def test_target_kl_stops_the_phase_after_the_step_that_passed_it(oracle_cfg):
     _, free, taken = _phase(oracle_cfg)
     kls = [float(s["ratio/approx_kl"]) for s in free]
@@ -183,6 +185,7 @@ def test_target_kl_stops_the_phase_after_the_step_that_passed_it(oracle_cfg):
     assert taken == 5 and [float(s["ratio/approx_kl"]) for s in out] == kls
 
 
+@pytest.mark.slow
 def test_phase_stats_reach_the_logged_iteration(oracle_cfg):
     t = Trainer.from_config(oracle_cfg(*EXACT, "schedule.n_gen=3"))
     stats = t.method.iteration(0)
@@ -193,6 +196,7 @@ def test_phase_stats_reach_the_logged_iteration(oracle_cfg):
         oracle_cfg(*EXACT, "variational.target_kl=-1")
 
 
+@pytest.mark.slow
 def test_text_recipes_run_ppo_gan_with_the_ratio_that_is_one_at_theta_old(oracle_cfg):
     for recipe in ("oracle", "coco", "emnlp-news", "text-file"):
         for method in ("ppo-gan", "ppo-gan-ct", "ppo-gan-clip"):

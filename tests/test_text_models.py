@@ -123,6 +123,7 @@ def test_exp_log_prob_sums_to_one_over_all_sequences(make) -> None:
 
 @pytest.mark.parametrize("make", [lambda: tiny_lstm(3, 2, std=1.5), lambda: tiny_rmc(3, 2)])
 @torch.no_grad()
+@pytest.mark.slow
 def test_sample_and_forward_follow_exp_log_prob(make) -> None:
     torch.manual_seed(3)
     g = make()

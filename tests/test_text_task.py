@@ -49,6 +49,7 @@ def test_rsgan_losses_match_their_closed_form():
     assert torch.allclose(obj.d_loss(r2, f2, w), want)
 
 
+@pytest.mark.slow
 def test_oracle_trains_through_pretraining_and_adversarial_phases(oracle_cfg, tmp_path):
     cfg = oracle_cfg("pretrain.steps=4", steps=3)
     t = Trainer.from_config(cfg, out_dir=tmp_path / "run")
@@ -69,6 +70,7 @@ def test_oracle_trains_through_pretraining_and_adversarial_phases(oracle_cfg, tm
     assert len(text) == t.task.n_display and all(w.startswith("w") for w in text[0].split())
 
 
+@pytest.mark.slow
 def test_resume_inside_pretraining_continues_the_same_trajectory(oracle_cfg, tmp_path):
     whole = Trainer.from_config(oracle_cfg("pretrain.steps=6", steps=2), out_dir=tmp_path / "a")
     whole.fit()
@@ -95,6 +97,7 @@ def test_resume_inside_pretraining_continues_the_same_trajectory(oracle_cfg, tmp
             assert torch.equal(a, b), f"{k}.{n1}"
 
 
+@pytest.mark.slow
 def test_exact_ratio_ppo_on_sentences(oracle_cfg):
     cfg = oracle_cfg("method=ppo-gan", "variational.ratio=exact",
                      "variational.advantage=centered", "schedule.n_gen=2", steps=2)
@@ -104,12 +107,14 @@ def test_exact_ratio_ppo_on_sentences(oracle_cfg):
     assert "C" not in t.method.networks  # the exact ratio needs no classifier
 
 
+@pytest.mark.slow
 def test_classifier_ratio_ppo_on_sentences(oracle_cfg):
     t = Trainer.from_config(oracle_cfg("method=ppo-gan", steps=1))
     stats = t.method.iteration(0, diagnostics=True)
     assert "classifier/accuracy" in stats and math.isfinite(stats["loss/g"])
 
 
+@pytest.mark.slow
 def test_text_metrics_on_hand_made_sentences(oracle_cfg):
     cfg = oracle_cfg()
     data = build_data(cfg.data, cfg.seed)
@@ -131,6 +136,7 @@ def test_text_metrics_on_hand_made_sentences(oracle_cfg):
     assert nll["nll_oracle"] == pytest.approx(data.nll_oracle(test_ids))
 
 
+@pytest.mark.slow
 def test_unknown_text_metric_and_image_metric_on_text_fail_before_training(oracle_cfg):
     from stablegan.errors import ConfigError
 
@@ -140,6 +146,7 @@ def test_unknown_text_metric_and_image_metric_on_text_fail_before_training(oracl
         from_dict({"data": {"name": "oracle"}, "eval": {"metrics": ["bleuu"]}})
 
 
+@pytest.mark.slow
 def test_cli_text_run_sample_prints_sentences_eval_and_report(oracle_cfg, tmp_path, capsys):
     from stablegan.cli import main
 
@@ -180,6 +187,7 @@ def test_cli_empty_corpus_and_bad_bytes_exit_2_before_training(tmp_path, capsys)
     assert not (tmp_path / "run2" / "checkpoints").exists()
 
 
+@pytest.mark.slow
 def test_bleu_set_sizes_are_configurable_and_stated(oracle_cfg):
     t = Trainer.from_config(oracle_cfg("eval.bleu_hypotheses=7", "eval.self_bleu_hypotheses=5",
                                        steps=1))

@@ -36,6 +36,7 @@ def _rows(path) -> list[dict]:
     ],
     ids=["nsgan", "ppo-gan", "replay+ema", "images+augment", "ct-gan-log-every-4"],
 )
+@pytest.mark.slow
 def test_interrupted_and_resumed_run_is_bitwise_identical(request, make_cfg, tmp_path,
                                                           states_identical, method, extra,
                                                           images):
@@ -89,6 +90,7 @@ def test_same_seed_same_weights_other_seed_other_weights(make_cfg, states_identi
     assert not torch.equal(weights(3)["G"]["net.0.weight"], weights(4)["G"]["net.0.weight"])
 
 
+@pytest.mark.slow
 def test_resume_with_changed_config_is_refused_with_a_readable_diff(make_cfg, tmp_path):
     Trainer.from_config(make_cfg(steps=2), out_dir=tmp_path).fit()
     changed = make_cfg("optim.g_lr=5e-4", "schedule.n_critic=2", steps=2)
@@ -110,6 +112,7 @@ def test_resume_with_changed_config_is_refused_with_a_readable_diff(make_cfg, tm
     assert trainer.method.counts["D"] == 2 + 2  # two old 1-critic steps, then one of 2
 
 
+@pytest.mark.slow
 def test_resume_allows_more_steps_and_cosmetic_changes(make_cfg, tmp_path):
     Trainer.from_config(make_cfg(steps=2), out_dir=tmp_path).fit()
     longer = make_cfg("log.progress=true", steps=4)
@@ -121,6 +124,7 @@ def test_resume_allows_more_steps_and_cosmetic_changes(make_cfg, tmp_path):
     assert [r["step"] for r in _rows(tmp_path / "metrics.jsonl")] == [1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_architecture_names_the_mismatched_tensors(make_cfg, tmp_path):
     Trainer.from_config(make_cfg(steps=1), out_dir=tmp_path).fit()
     wider = Trainer.from_config(make_cfg("model.hidden=8", steps=1), out_dir=tmp_path)
@@ -135,6 +139,7 @@ def test_checkpoint_of_another_architecture_names_the_mismatched_tensors(make_cf
     assert wider.step == 0
 
 
+@pytest.mark.slow
 def test_resume_falls_back_to_the_previous_checkpoint_when_last_is_corrupt(make_cfg, tmp_path):
     cfg = make_cfg("log.checkpoint_every=1", steps=2)
     Trainer.from_config(cfg, out_dir=tmp_path).fit()
@@ -153,6 +158,7 @@ def test_resume_without_checkpoint_is_an_error(make_cfg, tmp_path):
         trainer.resume()
 
 
+@pytest.mark.slow
 def test_load_run_restores_the_trained_generator(make_cfg, tmp_path):
     trainer = Trainer.from_config(make_cfg("ema.decay=0.5", steps=2), out_dir=tmp_path)
     trainer.fit()

@@ -165,6 +165,7 @@ def test_run_directory_logs_and_truncates_to_a_position(tmp_path):
 
 
 # ----------------------------------------------------------------------------- the Trainer
+@pytest.mark.slow
 def test_trainer_is_composed_not_mixed_and_creates_no_attribute_after_init(make_cfg, tmp_path):
     assert Trainer.__mro__ == (Trainer, object)
     t = Trainer.from_config(make_cfg("schedule.d_warmup=2", steps=3), out_dir=tmp_path / "r")
@@ -226,6 +227,7 @@ def test_resume_after_a_signal_in_any_phase_is_bit_identical(make_cfg, tmp_path,
 
 
 # ----------------------------------------------------------------------------- first line, ETA
+@pytest.mark.slow
 def test_first_line_names_threads_and_every_phase_with_its_budget(make_cfg, capsys, tmp_path):
     t = Trainer.from_config(make_cfg("schedule.d_warmup=3", steps=4), out_dir=tmp_path / "r")
     t.fit()
@@ -292,6 +294,7 @@ def test_trainer_sets_the_threads_it_announces(make_cfg, monkeypatch, keep_threa
     assert t.threads == (1, "OMP_NUM_THREADS=1") and torch.get_num_threads() == 1
 
 
+@pytest.mark.slow
 def test_cli_threads_option_sets_the_key_and_refuses_zero(tmp_path, capsys, keep_threads,
                                                           monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
@@ -311,6 +314,7 @@ def test_cli_threads_option_sets_the_key_and_refuses_zero(tmp_path, capsys, keep
         load_config("ring-small", None, ["threads=-1"])
 
 
+@pytest.mark.slow
 def test_resume_ignores_a_new_thread_count(make_cfg, tmp_path, keep_threads):
     Trainer.from_config(make_cfg(steps=2), out_dir=tmp_path / "r").fit()
     t = Trainer.from_config(make_cfg("threads=2", steps=3), out_dir=tmp_path / "r")
@@ -318,6 +322,7 @@ def test_resume_ignores_a_new_thread_count(make_cfg, tmp_path, keep_threads):
     assert t.step == 2
 
 
+@pytest.mark.slow
 def test_sample_and_eval_of_a_run_still_work(make_cfg, tmp_path: Path):
     from stablegan.training.trainer import load_run
 

@@ -217,7 +217,14 @@ class FiniteSource(DataSource):
                             hint="a conditional GAN needs labelled data (digits, mnist, cifar10, "
                                  "an image folder with one sub-folder per class, or a tensor "
                                  "with labels)")
-        x = self.sample(batch_size)
+        return self.sample_labelled_slice(batch_size, 0, batch_size)
+
+    def sample_labelled_slice(self, batch_size: int, start: int, stop: int
+                              ) -> tuple[Tensor, Tensor]:
+        """``sample_slice`` with the slice's labels (one rank's share of a labelled batch)."""
+        if self._y is None:
+            return self.sample_labelled(batch_size)  # the DataError
+        x = self.sample_slice(batch_size, start, stop)
         return x, self._y[self._last_idx].clone()
 
     def class_counts(self) -> Tensor | None:

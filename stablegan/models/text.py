@@ -159,7 +159,8 @@ class TextGenerator(Generator):
         """All of a generation's Gumbel noise, (max_len, n, V), from one ``rand`` call; None when
         it would exceed :data:`GUMBEL_BLOCK` elements (the loop then draws it step by step).
         Time-major, so on CPU it is the concatenation of the per-step draws of the same RNG:
-        the same numbers either way (tested)."""
+        the same numbers either way (tested). On CUDA (Philox offsets per call) it is the same
+        distribution from another position of the stream."""
         if self.max_len * n * self.vocab_size > GUMBEL_BLOCK:
             return None
         return gumbel_noise((self.max_len, n, self.vocab_size), generator, like.device,

@@ -396,6 +396,9 @@ def _eval_table(path: Path) -> str:
         for k, v in _flatten(data).items() if k != "samples"
     )
     table = f'<table><tr><th class="k">metric</th><th>value</th></tr>{rows}</table>'
+    if isinstance(data.get("misassigned"), str):  # conditional runs: the AC-GAN failure
+        table = _note("misassigned classes (samples the domain classifier assigns to another "
+                      f"class): {data['misassigned']}") + table
     if sentences:  # text runs: the final generator's sentences beside the numbers
         table += ("<h3>Generated sentences (final generator)</h3><pre>"
                   + _e("\n".join(str(x) for x in sentences)) + "</pre>")

@@ -275,6 +275,12 @@ class ShardedSource:
             return part(batch_size * n, lo, hi)
         return self.inner.sample(batch_size * n)[lo:hi]
 
+    def sample_labelled(self, batch_size: int) -> tuple[Tensor, Tensor]:
+        """This rank's slice of a labelled global batch (conditional GANs)."""
+        r, n = rank(), world_size()
+        return self.inner.sample_labelled_slice(batch_size * n, r * batch_size,
+                                                (r + 1) * batch_size)
+
 
 def convert_sync_batchnorm(module: nn.Module) -> nn.Module:
     """``nn.SyncBatchNorm`` in place of every BatchNorm (BatchNorm statistics over the global

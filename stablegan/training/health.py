@@ -160,7 +160,7 @@ def _diversity(mon: HealthMonitor, row: Row) -> tuple[float, float] | None:
 assert tuple(ALARMS) == HEALTH_ALARMS, "config.HEALTH_ALARMS must list the registered alarms"
 
 
-COVERAGE_ADVICE = ("the generator covers ever fewer of the data's modes (mode collapse); compare "
+COVERAGE_ADVICE = ("the generator covers too few of the data's modes (mode collapse); compare "
                    "with wgan-gp at the same budget, lower optim.g_lr or strengthen the critic "
                    "(lipschitz.gradient_penalty.weight)")
 

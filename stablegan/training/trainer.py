@@ -136,7 +136,7 @@ class Trainer:
         if self.ranks.active:
             distributed.check_batch(cfg.data.batch_size)
             # this rank's slice of each batch (a proxy with the DataSource's interface)
-            self.data = cast(DataSource, distributed.ShardedSource(self.data))
+            self.data = cast("DataSource", distributed.ShardedSource(self.data))
             if cfg.dist.sync_batchnorm:
                 generator, discriminator = (distributed.convert_sync_batchnorm(generator),
                                             distributed.convert_sync_batchnorm(discriminator))
