@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stablegan.core.cache import cache_dir
 from stablegan.errors import DataError, StableganError
 
 DEFAULT_EPOCHS = 20
@@ -42,15 +43,6 @@ AUTO_TRAIN_MAX_ITEMS = 10_000  # eval.extractor=auto trains a classifier on the 
 AUTO_TRAIN_MIN_ITEMS = 500  # ... and from this size (fewer labelled items: no useful classifier)
 AUTO_TRAIN_EPOCHS = 20
 DEFAULT_LR = 3e-3  # Adam; 0.97-0.98 test accuracy on digits in 20 epochs (1e-3: 0.96)
-
-
-def cache_dir() -> Path:
-    """``$STABLEGAN_CACHE_DIR``, else ``$XDG_CACHE_HOME/stablegan``, else ``~/.cache/stablegan``."""
-    env = os.environ.get("STABLEGAN_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "stablegan"
 
 
 def classifier_key(data_cfg: Any) -> str:
@@ -130,12 +122,6 @@ def labelled_training_data(data: Any) -> tuple[Any, Any, int]:
                  "'y': labels}), or evaluate with --set eval.extractor=pixels (or inception)",
         )
     x, y = got
-    from stablegan.tasks import task_class
-
-    if not task_class(data).domain_classifier:
-        raise DataError(f"data '{data.name}' holds {data.task}, not images",
-                        hint="the domain classifier is for image data; toy data is evaluated "
-                             "with mode metrics and SWD in its own coordinates")
     num_classes = data.num_classes or int(y.max()) + 1
     return x, y, int(num_classes)
 
@@ -149,12 +135,16 @@ def train_classifier(
     out: str | Path | None = None,
     data: Any = None,
     log: Any = None,
+    check: Any = None,
 ) -> dict[str, Any]:
     """Train a domain classifier on ``cfg``'s data, save it to ``out`` (default: the cache).
 
     The labelled training split is used; 20% of it (permutation from ``seed``) is held out for
     ``test_accuracy``; ``holdout_accuracy`` is the accuracy on the data's own held-out split (the
-    items the GAN never trains on) when it has one. Returns the sidecar dict (with ``path``).
+    items the GAN never trains on) when it has one. ``data`` (default: built from ``cfg.data``)
+    is the source to train on; ``check(data)``, when given, runs once its labels are read (the CLI
+    passes :func:`stablegan.tasks.extractors.check_classifier_data`: image data only). Returns
+    the sidecar dict (with ``path``).
     """
     import torch
 
@@ -166,6 +156,8 @@ def train_classifier(
     if data is None:
         data = build_data(cfg.data, cfg.seed)
     x, y, num_classes = labelled_training_data(data)
+    if check is not None:  # e.g. that the data's task is evaluated in a classifier's space
+        check(data)
     if len(x) < 10:
         raise DataError(f"data '{data.name}' has {len(x)} labelled training items, too few to "
                         "train and test a classifier", hint="use at least a few hundred items")

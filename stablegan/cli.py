@@ -150,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output file (default: stdout)")
     p.add_argument("--checkpoint", default="last.pt", help="last.pt or best.pt")
 
+    p = sub.add_parser("config", help="the resolved, checked config as YAML (or one KEY's value)",
+                       description="Print the config a train command would use (defaults <- "
+                       "method preset <- recipe or file <- --set), after checking it.")
+    _add_config_args(p)
+    p.add_argument("key", nargs="?", help="a config key, e.g. optim.g_lr or schedule")
+
     sub.add_parser("recipes", help="list built-in recipes")
     sub.add_parser("methods", help="list method presets (--set method=NAME)")
     parser.epilog = _command_list(sub) + "\n\n" + START_HERE
@@ -192,7 +198,7 @@ def _resume_config(out: Path, args: argparse.Namespace) -> Any:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from stablegan.recipes import load_config
-    from stablegan.training.trainer import Interrupted, Trainer
+    from stablegan.training.rundir import Interrupted
 
     out_hint: list[Path] = []
 
@@ -224,6 +230,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         elif ckpt.is_file():
             raise StableganError(f"{out} already holds a run; refusing to overwrite it",
                                  hint="pass --resume to continue it, or choose another --out")
+        from stablegan.training.trainer import Trainer  # torch: once the config is known good
+
         trainer = Trainer.from_config(cfg, out_dir=out)
         if args.resume:
             for warning in trainer.resume(force=args.force):
@@ -311,7 +319,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_classifier(args: argparse.Namespace) -> int:
     from stablegan.classifier import train_classifier
+    from stablegan.data import build_data
     from stablegan.recipes import load_config
+    from stablegan.tasks.extractors import check_classifier_data
 
     if not (args.recipe or args.config):
         raise StableganError("give --recipe NAME or --config FILE: the classifier is trained on "
@@ -319,6 +329,7 @@ def cmd_classifier(args: argparse.Namespace) -> int:
                              "--recipe digits")
     cfg = load_config(args.recipe, args.config, args.overrides)
     info = train_classifier(cfg, epochs=args.epochs, seed=args.seed, out=args.out,
+                            data=build_data(cfg.data, cfg.seed), check=check_classifier_data,
                             log=lambda msg: print(msg, file=sys.stderr))
     print(json.dumps(info))
     return 0
@@ -348,9 +359,28 @@ def cmd_recipes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    import yaml
+
+    from stablegan.config import ConfigError
+    from stablegan.recipes import load_config
+
+    cfg = load_config(args.recipe, args.config, args.overrides, args.steps, args.seed)
+    value: Any = cfg.to_dict()
+    if args.key:
+        for part in args.key.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise ConfigError(f"unknown config key '{args.key}'",
+                                  hint="run 'stablegan config' for every key")
+            value = value[part]
+        value = {args.key: value}
+    sys.stdout.write(yaml.safe_dump(value, sort_keys=False))
+    return 0
+
+
 def cmd_methods(args: argparse.Namespace) -> int:
     from stablegan.config import Config
-    from stablegan.methods import describe
+    from stablegan.methods.presets import describe
     from stablegan.recipes import recipe_dict, recipe_names
 
     for name, desc in describe():
@@ -419,7 +449,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 COMMANDS = {"classifier": cmd_classifier,
             "compare": cmd_compare, "demo": cmd_demo, "diagnose": cmd_diagnose,
             "report": cmd_report, "train": cmd_train, "sample": cmd_sample, "eval": cmd_eval,
-            "recipes": cmd_recipes, "methods": cmd_methods, "transfer": cmd_transfer}
+            "recipes": cmd_recipes, "methods": cmd_methods, "transfer": cmd_transfer,
+            "config": cmd_config}
 
 
 def _is_out_of_memory(err: BaseException) -> bool:
@@ -430,24 +461,30 @@ def _is_out_of_memory(err: BaseException) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")]
-    if words and words[0] not in COMMANDS:  # a typo gets the project's error, with a guess
-        import difflib
+    """Run one command. Each command imports what it uses when it runs (torch only for the
+    ones that need it), so ``--help``, ``recipes``, ``methods``, ``config`` and config errors
+    answer at once; a SIGINT at any point, start-up included, exits with 130."""
+    try:
+        parser = build_parser()
+        words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")]
+        if words and words[0] not in COMMANDS:  # a typo gets the project's error, with a guess
+            import difflib
 
-        close = difflib.get_close_matches(words[0], list(COMMANDS), n=1)
-        guess = f"did you mean '{close[0]}'? " if close else ""
-        print(f"error: unknown command '{words[0]}'", file=sys.stderr)
-        print(f"hint: {guess}'stablegan --help' lists the commands", file=sys.stderr)
-        return EXIT_USER
-    args = parser.parse_args(argv)
+            close = difflib.get_close_matches(words[0], list(COMMANDS), n=1)
+            guess = f"did you mean '{close[0]}'? " if close else ""
+            print(f"error: unknown command '{words[0]}'", file=sys.stderr)
+            print(f"hint: {guess}'stablegan --help' lists the commands", file=sys.stderr)
+            return EXIT_USER
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
     if args.verb is None:  # bare `stablegan`: the commands, not argparse's "required" error
         parser.print_help(sys.stderr)
         return EXIT_USER
     try:
         return COMMANDS[args.verb](args)
     except StableganError as err:
-        from stablegan.training.trainer import Interrupted
+        from stablegan.training.rundir import Interrupted
 
         if args.debug:
             raise
@@ -467,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:  # disk full, read-only or missing folder outside the trainer's care
         if args.debug:
             raise
-        from stablegan.training.fsutil import describe_os_error
+        from stablegan.core.files import describe_os_error
 
         where = f" ({err.filename})" if err.filename else ""
         print(f"error: {describe_os_error(err)}{where}".splitlines()[0], file=sys.stderr)

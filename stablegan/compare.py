@@ -30,16 +30,18 @@ from pathlib import Path
 from typing import Any
 
 from stablegan.config import Config
+from stablegan.data import task_name
 from stablegan.errors import ConfigError, StableganError
+from stablegan.evaluation import extractor_mismatch
+from stablegan.methods import method_for
 from stablegan.recipes import load_config
 
 
 def batches_per_iteration(cfg: Config) -> int:
     """Minibatch updates of all networks in one iteration of ``cfg``'s schedule, as the method
-    reports it (``updates_per_iteration``)."""
-    from stablegan.methods import method_class
-
-    return method_class(cfg).updates_per_iteration(cfg)
+    that trains ``cfg``'s data reports it (``method_for(cfg, task).updates_per_iteration``: the
+    class the trainer builds, e.g. ``StyleMethod`` for the style task)."""
+    return method_for(cfg, task_name(cfg.data, cfg.seed)).updates_per_iteration(cfg)
 
 
 def plan_runs(recipe: str, methods: list[str], seeds: list[int], steps: int | None,
@@ -184,29 +186,6 @@ def summarise(out: Path, recipe: str, plans: list[dict[str, Any]],
     _curves_png(evals, metric_keys, out / "curves.png")
     plot_loss_variance_compare(curves, out / "loss_variance.png", x="batches")
     return summary
-
-
-def extractor_mismatch(summary: dict[str, Any]) -> str | None:
-    """A message when the runs of ``summary`` scored one feature space (e.g. ``classifier``)
-    with different networks (different sha256), whose numbers are therefore not comparable;
-    None when they agree or nothing is recorded (runs from before provenance was recorded)."""
-    from stablegan.evaluation import provenance_id
-
-    per = summary.get("feature_extractors")
-    if not isinstance(per, dict):
-        return None
-    spaces = sorted({s for prov in per.values() if isinstance(prov, dict) for s in prov})
-    for space in spaces:
-        ids: dict[str, list[str]] = {}
-        for run, prov in per.items():
-            ident = provenance_id(prov.get(space)) if isinstance(prov, dict) else None
-            if ident:
-                ids.setdefault(ident, []).append(run)
-        if len(ids) > 1:
-            listed = "; ".join(f"sha256 {i}: {', '.join(r)}" for i, r in sorted(ids.items()))
-            return (f"the '{space}' numbers (<metric>/{space}) of these runs come from "
-                    f"{len(ids)} different '{space}' networks and are not comparable ({listed})")
-    return None
 
 
 def _curves_png(evals: dict[str, list[list[dict[str, Any]]]], keys: list[str], path: Path) -> None:

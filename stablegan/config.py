@@ -239,6 +239,13 @@ class ConditionalConfig:
         return self.generator != "none" or self.critic != "none"
 
 
+# the data names of the style task (stablegan.data.style registers their sources under these)
+STYLE_DATA = ("yelp-style", "text-style")
+# the sentence files of the text task (stablegan.data.text registers their sources under these;
+# "oracle" is text too, with its own source)
+TEXT_DATA = ("coco", "text-file", "emnlp-news")
+
+
 @dataclass
 class StyleConfig:
     """Text style transfer (task "style": data yelp-style / text-style, methods.style)."""
@@ -672,9 +679,7 @@ def validate(cfg: Config) -> None:
 
 def _validate_run(cfg: Config) -> None:
     """steps, seed, device, threads"""
-    from stablegan.data.style import STYLE_SOURCES
-
-    autoencoder_only = cfg.data.name in STYLE_SOURCES and cfg.style.autoencoder_steps > 0
+    autoencoder_only = cfg.data.name in STYLE_DATA and cfg.style.autoencoder_steps > 0
     _check(cfg.steps >= 1 or (cfg.steps == 0 and (cfg.pretrain.steps > 0 or autoencoder_only)),
            "steps", f"must be at least 1 (0 only with pretrain.steps > 0: maximum likelihood "
                     f"alone, or style.autoencoder_steps > 0: the autoencoder alone), got "
@@ -926,9 +931,7 @@ def _validate_text(cfg: Config) -> None:
             ("exp", "lin", "sigmoid", "const", "log", "quad", "sqrt"))
     _check(cfg.pretrain.steps >= 0, "pretrain.steps", "must be >= 0")
     _check(cfg.pretrain.lr > 0, "pretrain.lr", "must be a positive learning rate")
-    from stablegan.data.text import TEXT_SOURCES
-
-    _check(not (m.compile and (d.name == "oracle" or d.name in TEXT_SOURCES)), "model.compile",
+    _check(not (m.compile and (d.name == "oracle" or d.name in TEXT_DATA)), "model.compile",
            f"must be false for text (data '{d.name}'): the compiled token-by-token loop "
            "fails at the first sample step and runs slower than eager where it runs",
            hint="set model.compile=false (text runs eager)")

@@ -8,7 +8,7 @@ A method preset is a small fragment over the ingredients of :mod:`stablegan.conf
 :mod:`stablegan.methods.presets`). Recipes hold data/model/budget settings; anything a recipe or
 ``--set`` states explicitly overrides the preset. Metric and extractor names in ``eval.*`` are
 checked against the metric and extractor registries here, so a typo fails when the config is
-built, not after training.
+built, not after training (the registries, and torch, are imported only when a name is set).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any
 
 from stablegan.config import Config, build, deep_merge
 from stablegan.errors import ConfigError
-from stablegan.evaluation import check_eval_config
 from stablegan.methods.presets import PRESETS, preset_fragment
 
 __all__ = ["from_dict", "resolve"]
@@ -45,7 +44,12 @@ def resolve(layers: list[dict[str, Any]]) -> Config:
         hint = f"did you mean '{close[0]}'?" if close else "run 'stablegan methods' for the list"
         raise ConfigError(f"unknown method '{method}' (config key 'method')", hint=hint)
     cfg = build(deep_merge(preset_fragment(method), merged))
-    check_eval_config(cfg.eval)
+    if cfg.eval.metrics or cfg.eval.extractor != "auto":
+        # named metrics or extractors are checked against their registries, which import
+        # torch: only when there is a name to check (the defaults are always valid)
+        from stablegan.metrics.settings import check_eval_config
+
+        check_eval_config(cfg.eval)
     return cfg
 
 

@@ -20,7 +20,9 @@ _SN_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
 
 
 def critic_features(discriminator: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
-    """``(scores (B,), penultimate features (B, F))`` from a discriminator that offers them."""
+    """``(scores (B,), penultimate features (B, F))`` from a discriminator that offers them.
+    A critic with K scores per sample (B, K), RelGAN's one per representation, is read through
+    their mean, the per-sample critic value the losses and the gradient penalty use."""
     fn = getattr(discriminator, "forward_features", None)
     if fn is None:
         raise ShapeError(
@@ -29,7 +31,8 @@ def critic_features(discriminator: nn.Module, x: Tensor) -> tuple[Tensor, Tensor
             "(lipschitz.consistency.feature_weight=0, objective.feature_matching=0)",
         )
     scores, feats = fn(x)
-    return scores.reshape(scores.shape[0]), feats.reshape(feats.shape[0], -1)
+    scores = scores.reshape(scores.shape[0], -1).mean(dim=1)
+    return scores, feats.reshape(feats.shape[0], -1)
 
 
 def input_gradient_norm(discriminator: nn.Module, x: Tensor, create_graph: bool) -> Tensor:

@@ -218,6 +218,7 @@ def test_eval_set_accepts_only_eval_keys(tmp_path, capsys):
 
 
 
+@pytest.mark.slow
 def test_bad_eval_settings_fail_before_training(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--recipe", "digits", "--steps", "2", "--out", str(run), "--quiet",

@@ -17,10 +17,11 @@ import stablegan.classifier as sgc
 from stablegan.classifier import classifier_key, default_classifier_path, train_classifier
 from stablegan.data import build_data
 from stablegan.errors import ConfigError, DataError, ShapeError
-from stablegan.evaluation import choose_extractor, evaluate
+from stablegan.evaluation import evaluate
 from stablegan.metrics import load_domain_classifier, save_domain_classifier
 from stablegan.recipes import load_config
 from stablegan.tasks import task_for
+from stablegan.tasks.extractors import choose_extractor
 
 BASE = ["log.progress=false", "log.tensorboard=false"]
 

@@ -250,3 +250,33 @@ def test_sngan_preset_spectral_normalises_the_critic_only(make_cfg):
     for m in d_layers:
         assert _sigma_max(m) == pytest.approx(1.0, abs=1e-2)
     assert math.isfinite(sum(float(p.sum()) for p in trainer.method.D.parameters()))
+
+
+class _MultiScoreCritic(nn.Module):
+    """K scores per sample (as RelGAN's critic: one per representation), with dropout."""
+
+    def __init__(self, k: int = 4) -> None:
+        super().__init__()
+        self.body = nn.Linear(3, 8)
+        self.drop = nn.Dropout(0.5)
+        self.head = nn.Linear(8, k)
+
+    def forward_features(self, x):
+        h = torch.relu(self.body(x))
+        return self.head(self.drop(h)), h
+
+    def forward(self, x):
+        return self.forward_features(x)[0]
+
+
+def test_consistency_term_reads_a_multi_score_critic_through_its_mean():
+    critic = _MultiScoreCritic().train()
+    x = torch.randn(16, 3)
+    torch.manual_seed(0)
+    ct = consistency_term(critic, x, feature_weight=0.1)
+    torch.manual_seed(0)  # the same two dropout masks, by hand
+    s1, f1 = critic.forward_features(x)
+    s2, f2 = critic.forward_features(x)
+    by_hand = ((s1.mean(1) - s2.mean(1)) ** 2 + 0.1 * ((f1 - f2) ** 2).mean(1)).mean()
+    assert float(ct) == pytest.approx(float(by_hand), rel=1e-6)
+    assert critic_features(critic, x)[0].shape == (16,)

@@ -35,7 +35,7 @@ from stablegan.compare import batches_per_iteration
 from stablegan.data.base import DataSource
 from stablegan.errors import CheckpointError, StableganError
 from stablegan.evaluation import evaluate
-from stablegan.methods import method_class
+from stablegan.methods import method_for
 from stablegan.metrics.registry import Metric, register_metric
 from stablegan.tasks import Task, register_task
 from stablegan.training.checkpoint import load_checkpoint
@@ -299,8 +299,8 @@ def test_toy_task_and_metric_from_outside_the_package(tmp_path: Path, line_task:
 def test_batches_grow_by_updates_per_iteration(make_cfg, method: str) -> None:
     cfg = make_cfg(method=method, steps=3)
     per_it = batches_per_iteration(cfg)
-    assert per_it == method_class(cfg).updates_per_iteration(cfg)
     trainer = Trainer.from_config(cfg)
+    assert per_it == method_for(cfg, trainer.task).updates_per_iteration(cfg)
     trainer.fit()
     batches = [r["batches"] for r in trainer.history if "phase" not in r]
     assert len(batches) == 3

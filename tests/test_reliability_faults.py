@@ -19,7 +19,7 @@ import pytest
 import torch
 from torch import nn
 
-import stablegan.training.checkpoint as ck
+import stablegan.core.checkpoint as ck  # where the checkpoint file is opened
 import stablegan.training.state as training_state
 from stablegan.cli import main
 from stablegan.configure import from_dict
@@ -310,7 +310,7 @@ def test_disk_full_during_checkpoint_write_keeps_previous_and_says_so(tmp_path, 
 
 
 def test_disk_full_on_sample_write_warns_and_trains_on(tmp_path, monkeypatch, capsys):
-    import stablegan.reports as reports
+    import stablegan.reports.plots as reports  # the module the tasks call save_samples from
 
     out = tmp_path / "run"
     real = reports.save_samples

@@ -270,7 +270,7 @@ class Crash(BaseException):
 def test_crash_at_each_point_of_a_checkpoint_write(tmp_path, monkeypatch, point):
     """Simulate death at every system call of save_checkpoint: the file on disk is always the
     old complete checkpoint or the new one, and the next save cleans up."""
-    import stablegan.training.checkpoint as ck
+    import stablegan.core.checkpoint as ck
 
     path = tmp_path / "last.pt"
     save_checkpoint({"step": 1, "w": torch.ones(3)}, path)

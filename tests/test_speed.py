@@ -160,7 +160,7 @@ def test_step_average_of_tensors_is_the_average_of_their_floats_bit_for_bit() ->
 def test_step_statistics_are_averaged_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """``phases.average`` computes a key's mean when it is read (the trainer reads the losses
     every step, the rest only on logged rows), and otherwise behaves like the dict of means."""
-    from stablegan.training import phases
+    from stablegan.core import phases
 
     calls: list[int] = []
     mean = phases._mean

@@ -470,3 +470,22 @@ def test_discriminator_unfold_addmm_equals_conv2d(embed: int, reps: int) -> None
         out = torch.addmm(d.convs[0].bias, bad, d.convs[0].weight.reshape(4, -1).t())
         assert not torch.allclose(F.relu(out.view(6, T - 1, reps, 4)).amax(1), ref[..., :4],
                                   atol=1e-3)
+
+
+@torch.no_grad()
+def test_faster_text_paths_are_bit_identical_at_the_oracle_size() -> None:
+    """The oracle's own sizes (V 5,000, T 20, the N(0, 1) LSTM of 32 units; batch 64): batched
+    log_prob projection and one-call Gumbel sampling give the per-step numbers bit for bit (the
+    BLAS kernels for 64 and 64 x 20 rows could in principle sum differently; they do not)."""
+    torch.manual_seed(24)
+    g = LSTMGenerator(5000, 20, 32, 32, init="normal")
+    tokens = torch.randint(0, 5000, (64, 20))
+    state, x = g.initial_state(64), g.start.unsqueeze(0).expand(64, 32)
+    cols = []
+    for t in range(20):
+        logits, state = g.step(x, state)
+        cols.append(F.log_softmax(logits, -1).gather(1, tokens[:, t:t + 1]).squeeze(1))
+        x = g.embedding(tokens[:, t])
+    assert torch.equal(g.token_log_probs(tokens), torch.stack(cols, 1))
+    assert torch.equal(g.sample(64, torch.Generator().manual_seed(9)),
+                       per_step_generate(g, 64, torch.Generator().manual_seed(9))[1])

@@ -37,8 +37,15 @@ SOURCES: dict[str, Callable[[DataConfig, int], DataSource]] = {
 READS_PATH = frozenset({"mnist", "cifar10", "image-folder", "tensor", "oracle", *TEXT_SOURCES,
                         *STYLE_SOURCES})
 
-__all__ = ["READS_PATH", "SOURCES", "DataSource", "FiniteSource", "GaussianMixture", "TensorSource",
-           "build_data"]
+# the task of each data name whose factory always gives the same task ("tensor" gives points or
+# images by the file's sample shape; data registered in SOURCES later is looked up by building it)
+TASK_OF: dict[str, str] = {"ring": "points", "grid": "points", "digits": "images",
+                           "mnist": "images", "cifar10": "images", "image-folder": "images",
+                           "oracle": "text", **dict.fromkeys(TEXT_SOURCES, "text"),
+                           **dict.fromkeys(STYLE_SOURCES, "style")}
+
+__all__ = ["READS_PATH", "SOURCES", "TASK_OF", "DataSource", "FiniteSource", "GaussianMixture",
+           "TensorSource", "build_data", "task_name"]
 
 
 def build_data(cfg: DataConfig, seed: int) -> DataSource:
@@ -62,3 +69,11 @@ def build_data(cfg: DataConfig, seed: int) -> DataSource:
     if source.size is not None and source.size < cfg.batch_size:
         raise too_small_error(source.name, source.size, cfg.batch_size)
     return source
+
+
+def task_name(cfg: DataConfig, seed: int = 0) -> str:
+    """The name of the task that trains on the data ``cfg`` names: from :data:`TASK_OF` without
+    reading any file when the name fixes it, else the ``task`` of the source built now."""
+    if cfg.name in TASK_OF and SOURCES.get(cfg.name) is not None:
+        return TASK_OF[cfg.name]
+    return str(build_data(cfg, seed).task)

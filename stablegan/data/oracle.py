@@ -47,11 +47,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from stablegan.classifier import cache_dir
+from stablegan.core.cache import cache_dir
+from stablegan.core.files import atomic_write
 from stablegan.data.base import FiniteSource
 from stablegan.errors import ConfigError, DataError
 from stablegan.models.text import LSTMGenerator
-from stablegan.training.fsutil import atomic_write
 
 ORACLE_VOCAB = 5000
 ORACLE_EMBED = 32
@@ -81,7 +81,7 @@ __all__ = [
 
 
 def default_cache_dir() -> Path:
-    """``<cache>/oracle`` (``<cache>`` as in :func:`stablegan.classifier.cache_dir`)."""
+    """``<cache>/oracle`` (``<cache>`` as in :func:`stablegan.core.cache.cache_dir`)."""
     return cache_dir() / "oracle"
 
 

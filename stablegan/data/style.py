@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from stablegan.config import DataConfig
+from stablegan.config import STYLE_DATA, DataConfig
 from stablegan.data.base import FiniteSource
 from stablegan.data.text import Vocabulary, _check_max_len, _read_bytes
 from stablegan.data.tokenizer import tokenize
@@ -300,4 +300,4 @@ def text_style(cfg: DataConfig, seed: int) -> StyleSource:
     return _build("text-style", cfg, seed, _root(cfg, None, "text-style"), "train", "test")
 
 
-STYLE_SOURCES = {"yelp-style": yelp_style, "text-style": text_style}
+STYLE_SOURCES = dict(zip(STYLE_DATA, (yelp_style, text_style), strict=True))

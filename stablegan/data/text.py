@@ -31,8 +31,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from stablegan.config import DataConfig
-from stablegan.data import news
+import stablegan.data.news as news
+from stablegan.config import TEXT_DATA, DataConfig
 from stablegan.data.base import FiniteSource, check_split
 from stablegan.data.tokenizer import tokenize
 from stablegan.errors import ConfigError, DataError
@@ -544,8 +544,5 @@ def emnlp_news(cfg: DataConfig, seed: int) -> TextSource:
     return _text_source("emnlp-news", cfg, seed, train, test)
 
 
-TEXT_SOURCES: dict[str, Callable[[DataConfig, int], TextSource]] = {
-    "coco": coco,
-    "text-file": text_file,
-    "emnlp-news": emnlp_news,
-}
+TEXT_SOURCES: dict[str, Callable[[DataConfig, int], TextSource]] = dict(
+    zip(TEXT_DATA, (coco, text_file, emnlp_news), strict=True))

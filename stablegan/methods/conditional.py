@@ -36,11 +36,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stablegan.config import Config
+from stablegan.core.phases import Stats
 from stablegan.errors import ConfigError
 from stablegan.methods.gan import GANMethod
 from stablegan.methods.pair import DataPair
-from stablegan.methods.ppo import ClassifierRatio, PPOGANMethod, method_class
-from stablegan.methods.ppo import build_method as build_unconditional
+from stablegan.methods.ppo import ClassifierRatio, PPOGANMethod
 from stablegan.models.conditional import (
     ConditionalCritic,
     auxiliary_loss,
@@ -48,7 +48,6 @@ from stablegan.models.conditional import (
     unpack,
 )
 from stablegan.objectives import per_sample
-from stablegan.training.phases import Stats
 from stablegan.variational import binary_accuracy, effective_sample_size
 
 
@@ -234,17 +233,4 @@ class ConditionalPPOMethod(ConditionalMixin, PPOGANMethod):
             self.ratio = ConditionalClassifierRatio(self, self.C, same_x=old.same_x, bn=old.bn)
 
 
-def build_method(cfg: Config, generator: nn.Module, discriminator: nn.Module, task: Any,
-                 device: torch.device | str = "cpu",
-                 classifier: nn.Module | None = None) -> GANMethod:
-    """The method for ``task``: its conditional form when the task is conditional
-    (``conditional.*``), else ``methods.ppo.build_method``."""
-    if not getattr(task, "conditional", False):
-        return build_unconditional(cfg, generator, discriminator, task, device, classifier)
-    if method_class(cfg) is PPOGANMethod:
-        return ConditionalPPOMethod(cfg, generator, discriminator, task, device, classifier)
-    return ConditionalGANMethod(cfg, generator, discriminator, task, device)
-
-
-__all__ = ["ConditionalGANMethod", "ConditionalPPOMethod", "ConditionalPair",
-           "build_method"]
+__all__ = ["ConditionalGANMethod", "ConditionalPPOMethod", "ConditionalPair"]

@@ -30,14 +30,14 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from stablegan import lipschitz
+import stablegan.lipschitz as lipschitz
 from stablegan.config import Config
+from stablegan.core import ranks
+from stablegan.core.finite import all_finite
+from stablegan.core.phases import ADVERSARIAL, Phase, Stats, average
 from stablegan.errors import ConfigError, ShapeError
 from stablegan.methods.pair import DataPair
 from stablegan.objectives import Objective, feature_matching_loss, per_sample
-from stablegan.training import distributed
-from stablegan.training.phases import ADVERSARIAL, Phase, Stats, average
-from stablegan.training.state import all_finite
 from stablegan.tricks import DiffAugment, ReplayBuffer, unrolled_parameters
 from stablegan.variational import effective_sample_size, importance_weights
 
@@ -148,7 +148,7 @@ class GANMethod:
     def batch_size(self) -> int:
         """This process's batch: ``data.batch_size`` (the global batch) / the number of
         data-parallel processes."""
-        return distributed.local_batch(self.cfg.data.batch_size)
+        return ranks.local_batch(self.cfg.data.batch_size)
 
     def autocast(self) -> Any:
         """The mixed-precision context of forward passes (``optim.precision``)."""
@@ -183,10 +183,10 @@ class GANMethod:
         (scaler.scale(loss) if scaler is not None else loss).backward()
         params = [p for p in self._parameters(name) if p.grad is not None]
         bad_terms = None
-        if distributed.active():  # one all-reduce: the gradients and every rank's term flags
+        if ranks.active():  # one all-reduce: the gradients and every rank's term flags
             flags = torch.stack([~torch.isfinite(v.detach()).all() for v in terms.values()]) \
                 if terms else torch.zeros(0, dtype=torch.bool, device=loss.device)
-            bad_terms = distributed.all_reduce_grads(params, flags.float()) > 0.5
+            bad_terms = ranks.all_reduce_grads(params, flags.float()) > 0.5
         if scaler is not None:
             scaler.unscale_(opt)
         clip = self.cfg.optim.grad_clip if max_norm is None else max_norm
@@ -258,15 +258,15 @@ class GANMethod:
         batch (all-gathered), so each rank gets its slice of the weights one process would
         compute; otherwise over each rank's slice alone."""
         scores, T = per_sample(s_fake).detach(), self.cfg.variational.temperature
-        if distributed.active() and self.cfg.dist.global_weights:
-            w_all = importance_weights(distributed.all_gather_cat(scores), T)
-            weights = w_all.reshape(distributed.world_size(), -1)[distributed.rank()]
+        if ranks.active() and self.cfg.dist.global_weights:
+            w_all = importance_weights(ranks.all_gather_cat(scores), T)
+            weights = w_all.reshape(ranks.world_size(), -1)[ranks.rank()]
             stats["weights/ess"] = effective_sample_size(w_all)
             stats["weights/max"] = w_all.max()
             return weights
         weights = importance_weights(scores, T)
         # per rank: the ESS of the union of the ranks' batches (the mean over ranks x world)
-        stats["weights/ess"] = effective_sample_size(weights) * distributed.world_size()
+        stats["weights/ess"] = effective_sample_size(weights) * ranks.world_size()
         stats["weights/max"] = weights.max()
         return weights
 

@@ -28,10 +28,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stablegan.config import Config
+from stablegan.core.phases import Stats
 from stablegan.errors import ConfigError
 from stablegan.methods.gan import GANMethod, dense_like
 from stablegan.objectives import per_sample
-from stablegan.training.phases import Stats
 from stablegan.variational import (
     advantage,
     binary_accuracy,
@@ -288,21 +288,3 @@ class PPOGANMethod(GANMethod):
         if index < self.cfg.schedule.d_warmup:
             return super().warmup_step(index, diagnostics)
         return self.ratio.update()
-
-
-def method_class(cfg: Config) -> type[GANMethod]:
-    """The method class the config asks for: PPO-GAN when ratio clipping is on, else classic."""
-    return PPOGANMethod if cfg.variational.clip else GANMethod
-
-
-def build_method(cfg: Config, generator: nn.Module, discriminator: nn.Module, task: Any,
-                 device: torch.device | str = "cpu",
-                 classifier: nn.Module | None = None) -> GANMethod:
-    """An instance of :func:`method_class` over ``task`` (or of the task's own method class,
-    ``task.method_class(cfg)``, when it names one)."""
-    own = task.method_class(cfg) if callable(getattr(task, "method_class", None)) else None
-    if own is not None:
-        return own(cfg, generator, discriminator, task, device, classifier)
-    if method_class(cfg) is PPOGANMethod:
-        return PPOGANMethod(cfg, generator, discriminator, task, device, classifier)
-    return GANMethod(cfg, generator, discriminator, task, device)

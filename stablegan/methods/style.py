@@ -63,15 +63,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from stablegan import lipschitz
+import stablegan.lipschitz as lipschitz
 from stablegan.config import Config
+from stablegan.core.checkpoint import load_module, pretrained_checkpoint
+from stablegan.core.phases import ADVERSARIAL, Phase, Stats, average
 from stablegan.errors import ConfigError, DataError
 from stablegan.methods.gan import GANMethod
 from stablegan.methods.pair import LatentPair, StylePair
 from stablegan.methods.ppo import MAX_LOG_RATIO
 from stablegan.models.style import PAD_ID, Conditioned, LatentCritic, one_hot, soft_pad_mask
-from stablegan.training.phases import ADVERSARIAL, Phase, Stats, average
-from stablegan.training.state import load_module, pretrained_checkpoint
 from stablegan.variational import (
     advantage,
     binary_accuracy,

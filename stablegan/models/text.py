@@ -119,6 +119,8 @@ class TextGenerator(Generator):
     ``forward`` returns relaxed one-hots of shape (B, *output_shape) = (B, max_len, V).
     """
 
+    out: nn.Linear  # the vocabulary projection H -> V (each subclass builds it)
+
     def __init__(self, vocab_size: int, max_len: int, embed_dim: int) -> None:
         super().__init__()
         self.vocab_size = _positive_int(vocab_size, "vocab_size")

@@ -474,7 +474,7 @@ def write_compare_report(compare_dir: str | Path) -> Path:
             hint="pass the output directory of `stablegan compare`",
         )
     summary = _load_summary(compare_dir)
-    from stablegan.compare import extractor_mismatch
+    from stablegan.evaluation import extractor_mismatch
 
     clash = extractor_mismatch(summary)
     if clash:

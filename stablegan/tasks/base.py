@@ -27,9 +27,22 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+import stablegan.tasks.conditional as cond
 from stablegan.errors import ConfigError, DataError, ShapeError
-from stablegan.metrics.registry import Context, Side, expand, get_metric, groups
-from stablegan.tasks import conditional as cond
+from stablegan.metrics.registry import (
+    Context,
+    Side,
+    expand,
+    get_metric,
+    groups,
+    largest_unmet_minimum,
+)
+from stablegan.models import (
+    build_classifier,
+    build_conditional_classifier,
+    build_conditional_models,
+    build_models,
+)
 
 Sampler = Any  # Callable[[int], Tensor]: n samples of the generator in evaluation form
 
@@ -120,23 +133,14 @@ class Task:
         """A generated batch in evaluation form (identity; token ids for text)."""
         return x
 
-    def method_class(self, cfg: Any) -> type | None:
-        """The method class this task trains with (None: the config decides, see
-        ``stablegan.methods.ppo.method_class``); the style task returns ``StyleMethod``."""
-        return None
-
     # ------------------------------------------------------------------ models
     def build_models(self, model_cfg: Any) -> tuple[nn.Module, nn.Module]:
-        from stablegan.models import build_conditional_models, build_models
-
         if self.num_classes is not None:
             return build_conditional_models(model_cfg, self.cfg.conditional,
                                             tuple(self.data.sample_shape), self.num_classes)
         return build_models(model_cfg, tuple(self.data.sample_shape))
 
     def build_classifier(self, model_cfg: Any) -> nn.Module:
-        from stablegan.models import build_classifier, build_conditional_classifier
-
         if self.num_classes is not None:  # the ratio classifier conditioned on y
             return build_conditional_classifier(model_cfg, tuple(self.data.sample_shape),
                                                 self.num_classes)
@@ -282,8 +286,6 @@ class Task:
 
     def check_counts(self, wanted: list[str], sets: EvalSets, opts: dict[str, Any]) -> None:
         """DataError for the metric with the largest unmet minimum sample count."""
-        from stablegan.metrics.registry import largest_unmet_minimum
-
         failing = largest_unmet_minimum(wanted, sets.m, opts)
         if failing is None:
             return

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from stablegan import evaluation as ev
+import stablegan.tasks.extractors as ev
 from stablegan.metrics.conditional import (
     class_accuracy,
     confusion,

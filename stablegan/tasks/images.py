@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from stablegan import evaluation as ev
+import stablegan.tasks.extractors as ev
 from stablegan.errors import ConfigError
 from stablegan.metrics.api import evaluate
 from stablegan.tasks.base import EvalSets, Task
@@ -38,7 +38,7 @@ class ImagesTask(Task):
         self._range_warned = False
 
     def render(self, samples: Tensor, path: Path, title: str = "") -> None:
-        from stablegan.reports import save_samples
+        from stablegan.reports.plots import save_samples
 
         save_samples(samples, path, kind="image", title=title)
 

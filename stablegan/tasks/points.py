@@ -13,7 +13,9 @@ from typing import Any
 
 from torch import Tensor
 
+import stablegan.tasks.extractors as ev
 from stablegan.tasks.base import EvalSets, Task
+from stablegan.tasks.images import extract_sets, feature_space_metrics
 
 
 class PointsTask(Task):
@@ -22,7 +24,7 @@ class PointsTask(Task):
     n_display = 1000  # a scatter of points
 
     def render(self, samples: Tensor, path: Path, title: str = "") -> None:
-        from stablegan.reports import save_samples
+        from stablegan.reports.plots import save_samples
 
         save_samples(samples, path, kind="points", modes=self.data.modes,
                      real=self.data.reals(1000), title=title)
@@ -31,8 +33,6 @@ class PointsTask(Task):
         return (["modes"] if self.data.modes is not None else []) + ["swd"]
 
     def possible_keys(self, ecfg: Any) -> set[str]:
-        from stablegan import evaluation as ev
-
         wanted = ev.metric_list(ecfg.metrics)
         keys = ev.feature_space_keys(ecfg, [w for w in wanted if w != "modes"]) | {"swd"}
         if self.data.modes is not None and (not wanted or "modes" in wanted):
@@ -47,9 +47,6 @@ class PointsTask(Task):
             # is involved, so none is named
             return {k.replace("swd/pixels", "swd"): v for k, v in out.items()}
         # an explicit feature extractor: modes in coordinates, the rest in its feature space
-        from stablegan import evaluation as ev
-        from stablegan.tasks.images import extract_sets, feature_space_metrics
-
         wanted = self.wanted_metrics(ecfg)
         out = (super().metrics(sets, dataclasses.replace(ecfg, metrics=["modes"]))
                if "modes" in wanted else {})

@@ -4,8 +4,9 @@
 * The generator is the :class:`~stablegan.models.style.StyleAutoencoder`; the critic is the
   latent adversary on its content codes (the pair is ``StylePair``, or ``LatentPair`` with
   ``style.adversary=prior``), so the "fakes" the checks see are codes of shape ``(z_dim,)``.
-* The method is :class:`~stablegan.methods.style.StyleMethod` (:meth:`method_class`), under any
-  objective preset (``nsgan``, ``wgan-gp``, ``ppo-gan``, ...).
+* The method is :class:`~stablegan.methods.style.StyleMethod` (chosen for this task by
+  ``stablegan.methods.method_for``), under any objective preset (``nsgan``, ``wgan-gp``,
+  ``ppo-gan``, ...).
 * The prior (the fixed display input) is the first ``n_display`` sentences of the test split
   with their labels; samples are their transfers to the other style, written as
   ``input => output`` lines.
@@ -22,6 +23,9 @@ import torch
 from torch import Tensor, nn
 
 from stablegan.errors import ConfigError, ShapeError
+from stablegan.metrics.registry import Side, get_metric
+from stablegan.metrics.style import EvalClassifier, default_style_metrics, transfer_batches
+from stablegan.models.style import LatentCritic, SentenceCritic, StyleAutoencoder, StyleClassifier
 from stablegan.tasks.base import EvalSets, Task
 
 
@@ -34,11 +38,6 @@ class StyleTask(Task):
     def __init__(self, data: Any, cfg: Any) -> None:
         super().__init__(data, cfg)
         self._eval_classifier: Any = None
-
-    def method_class(self, cfg: Any) -> type:
-        from stablegan.methods.style import StyleMethod
-
-        return StyleMethod
 
     # ------------------------------------------------------------------ drawing
     def test_packed(self, n: int | None = None) -> Tensor:
@@ -55,23 +54,17 @@ class StyleTask(Task):
 
     # ------------------------------------------------------------------ models
     def build_models(self, model_cfg: Any) -> tuple[nn.Module, nn.Module]:
-        from stablegan.models.style import LatentCritic, StyleAutoencoder
-
         st, d = self.cfg.style, self.data
         G = StyleAutoencoder(d.vocab_size, d.max_len, d.num_styles, st.embed_dim, st.hidden,
                              st.z_dim, st.c_dim, st.attention)
         return G, LatentCritic(st.z_dim, st.critic_hidden)
 
     def build_classifier(self, model_cfg: Any) -> nn.Module:
-        from stablegan.models.style import StyleClassifier
-
         st, d = self.cfg.style, self.data
         return StyleClassifier(d.vocab_size, d.num_styles, st.embed_dim, st.classifier_filters,
                                st.classifier_dropout)
 
     def build_sentence_critic(self) -> nn.Module:
-        from stablegan.models.style import SentenceCritic
-
         st, d = self.cfg.style, self.data
         return SentenceCritic(d.vocab_size, d.num_styles, st.embed_dim, st.sentence_filters)
 
@@ -102,13 +95,9 @@ class StyleTask(Task):
 
     # ------------------------------------------------------------------ evaluation
     def default_metrics(self, ecfg: Any) -> list[str]:
-        from stablegan.metrics.style import default_style_metrics
-
         return default_style_metrics(self.data)
 
     def check_metric_applies(self, name: str) -> None:
-        from stablegan.metrics.registry import get_metric
-
         if get_metric(name).group != "style":
             raise ConfigError(f"eval.metrics asks for '{name}', which does not apply to style "
                               "transfer", hint="style metrics: style_accuracy, own_accuracy, "
@@ -127,16 +116,12 @@ class StyleTask(Task):
                          "transferred to the other style"])
 
     def eval_classifier(self, run_dir: Path | None) -> Any:
-        from stablegan.metrics.style import EvalClassifier
-
         if self._eval_classifier is None:
             self._eval_classifier = EvalClassifier.load_or_train(self, run_dir)
         return self._eval_classifier
 
     def metrics(self, sets: EvalSets, ecfg: Any, *, run_dir: Path | None = None,
                 device: str = "cpu", final: bool = True) -> dict[str, Any]:
-        from stablegan.metrics.style import transfer_batches
-
         wanted = self.wanted_metrics(ecfg)
         for name in wanted:
             self.check_metric_applies(name)
@@ -155,6 +140,4 @@ class StyleTask(Task):
         return {**super().metric_options(ecfg), "run_dir": getattr(self, "_run_dir", None)}
 
     def side(self, name: str, x: Tensor) -> Any:
-        from stablegan.metrics.registry import Side
-
         return Side(name, x)

@@ -24,7 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from stablegan.errors import ShapeError
+from stablegan.errors import ConfigError, ShapeError
+from stablegan.metrics.bleu import BleuReferences
+from stablegan.metrics.registry import expand, get_metric
+from stablegan.models.text import RelGANDiscriminator, build_text_models, temperature
 from stablegan.tasks.base import EvalSets, Task
 
 
@@ -78,8 +81,6 @@ class TextTask(Task):
         return self.tokens(held)
 
     def bleu_index(self) -> Any:
-        from stablegan.metrics.bleu import BleuReferences
-
         if self._bleu_index is None:
             self._bleu_index = BleuReferences(self.references(), max_order=5)
         return self._bleu_index
@@ -103,8 +104,6 @@ class TextTask(Task):
         return x.argmax(dim=-1) if x.is_floating_point() else x
 
     def before_iteration(self, method: Any, index: int, total: int) -> None:
-        from stablegan.models.text import temperature
-
         if hasattr(method.G, "beta"):
             m = self.cfg.model
             n = m.beta_steps or max(total, 1)
@@ -112,8 +111,6 @@ class TextTask(Task):
 
     # ------------------------------------------------------------------ models
     def build_models(self, model_cfg: Any) -> tuple[nn.Module, nn.Module]:
-        from stablegan.models.text import build_text_models
-
         name = "relgan" if model_cfg.name == "auto" else model_cfg.name
         g = ({"g_embed_dim": model_cfg.embed_dim, "g_mem_slots": model_cfg.mem_slots,
               "g_num_heads": model_cfg.num_heads, "g_head_size": model_cfg.head_size}
@@ -128,8 +125,6 @@ class TextTask(Task):
 
     def build_classifier(self, model_cfg: Any) -> nn.Module:
         """The authors' ratio classifier on text: a second RelGAN discriminator."""
-        from stablegan.models.text import RelGANDiscriminator
-
         sizes = {k[2:]: v for k, v in self._d_sizes(model_cfg).items()}
         return MeanScore(RelGANDiscriminator(self.vocab_size, self.max_len, **sizes))
 
@@ -154,8 +149,6 @@ class TextTask(Task):
 
     # ------------------------------------------------------------------ evaluation
     def default_metrics(self, ecfg: Any) -> list[str]:
-        from stablegan.metrics.registry import expand
-
         names = ["bleu", "self_bleu", "nll_gen", "unique_ngrams"]
         if hasattr(self.data, "nll_oracle"):
             names.insert(0, "nll_oracle")
@@ -163,9 +156,6 @@ class TextTask(Task):
 
     def check_metric_applies(self, name: str) -> None:
         super().check_metric_applies(name)
-        from stablegan.errors import ConfigError
-        from stablegan.metrics.registry import get_metric
-
         if get_metric(name).needs != "samples":
             raise ConfigError(f"eval.metrics asks for '{name}', which needs "
                               f"{get_metric(name).needs} and text has none",

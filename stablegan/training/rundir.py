@@ -53,7 +53,7 @@ class Interrupted(StableganError):
 
 def write_final_outputs(out_dir: Path, result: dict[str, Any], window: int) -> None:
     """``eval.json`` and ``losses.png``; a failure warns (the checkpoint is complete)."""
-    from stablegan.reports import plot_losses, read_jsonl
+    from stablegan.reports.plots import plot_losses, read_jsonl
 
     try:
         atomic_write_text(out_dir / "eval.json", json.dumps(result, indent=2) + "\n")

@@ -13,11 +13,17 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from stablegan import __version__
 from stablegan.config import Config, deep_merge, diff
-from stablegan.errors import CheckpointError, ConfigError, StableganError
+from stablegan.core import __version__
+from stablegan.core.checkpoint import (
+    load_latest,
+    load_module,
+    pretrained_checkpoint,
+    save_checkpoint,
+)
+from stablegan.core.errors import CheckpointError, ConfigError, StableganError
+from stablegan.core.finite import all_finite
 from stablegan.training import distributed
-from stablegan.training.checkpoint import load_latest, save_checkpoint
 from stablegan.training.logging import LossVariances
 from stablegan.training.progress import Progress
 
@@ -72,20 +78,6 @@ def first_nonfinite(module: nn.Module) -> str | None:
     return next(n for n, t in named if not bool(torch.isfinite(t).all()))
 
 
-def all_finite(tensors: list[Tensor]) -> bool:
-    """Whether every element of ``tensors`` is finite, with one host sync in the common case:
-    the sum of their sums is finite only if every element is (a NaN or inf in any tensor makes
-    it NaN or inf). A sum that overflows although every element is finite (elements near the
-    float range's end) falls back to the exact element-wise test, so the answer is always exact.
-    Summing is several times faster than ``isfinite`` on a CPU."""
-    if not tensors:
-        return True
-    with torch.no_grad():
-        if bool(torch.isfinite(torch.stack([t.sum() for t in tensors]).sum())):
-            return True
-        return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
-
-
 def first_nonfinite_of(networks: dict[str, nn.Module]) -> tuple[str, str] | None:
     """(network, "weight <name>") of the first non-finite parameter or buffer of any of
     ``networks``, with one host sync for all of them in the common all-finite case."""
@@ -119,49 +111,6 @@ def nonfinite_entry(obj: Any, prefix: str = "") -> str | None:
         if bad:
             return bad
     return None
-
-
-def load_module(net: nn.Module, state: dict[str, Tensor], name: str) -> None:
-    """``net.load_state_dict(state)`` with a CheckpointError listing every mismatch."""
-    own = net.state_dict()
-    problems = []
-    for k in sorted(set(own) | set(state)):
-        if k not in state:
-            problems.append(f"{k}: missing in checkpoint")
-        elif k not in own:
-            problems.append(f"{k}: unexpected in checkpoint")
-        elif tuple(own[k].shape) != tuple(state[k].shape):
-            problems.append(f"{k}: checkpoint {tuple(state[k].shape)} vs model "
-                            f"{tuple(own[k].shape)}")
-    if problems:
-        shown = "; ".join(problems[:5]) + (f"; ... {len(problems) - 5} more"
-                                          if len(problems) > 5 else "")
-        raise CheckpointError(f"checkpoint does not fit network {name}: {shown}",
-                              hint="the checkpoint comes from another architecture or config")
-    net.load_state_dict(state)
-
-
-def pretrained_checkpoint(cfg: Any, data: Any) -> tuple[Path, dict[str, Any]]:
-    """The checkpoint ``cfg.pretrain.init_from`` names (a file or a run directory) and its
-    path, refusing a missing file or a checkpoint trained on other data."""
-    from stablegan.training.checkpoint import load_checkpoint
-
-    path = Path(cfg.pretrain.init_from).expanduser()
-    if path.is_dir():
-        path = path / "checkpoints" / "last.pt"
-    if not path.is_file():
-        raise ConfigError(f"pretrain.init_from: no checkpoint at {path}",
-                          hint="give a checkpoint file or the --out directory of a run")
-    state = load_checkpoint(path)
-    saved = dict((state.get("config") or {}).get("data") or {})
-    ours = {k: v for k, v in cfg.data.__dict__.items() if k != "batch_size"}
-    changed = sorted(k for k in ours if k in saved and saved[k] != ours[k])
-    if changed or tuple(state.get("sample_shape") or ()) != tuple(data.sample_shape):
-        what = ", ".join(f"data.{k}: {saved[k]!r} there, {ours[k]!r} here" for k in changed)
-        raise ConfigError(f"pretrain.init_from: {path} was trained on other data"
-                          + (f" ({what})" if what else ""),
-                          hint="start from a run on the same data (data.* settings)")
-    return path, state
 
 
 def init_generator(generator: nn.Module, cfg: Any, data: Any) -> None:
