@@ -52,6 +52,7 @@ class DataConfig:
     oracle_seed: int = 0  # oracle: the seed of the oracle LSTM's N(0, 1) parameters
     oracle_train: int = 10_000  # oracle: training sentences it samples
     oracle_test: int = 5_000  # oracle: test sentences it samples
+    oracle_vocab: int = 5000  # oracle: vocabulary of the oracle LSTM (SeqGAN/RelGAN: 5,000)
 
 
 @dataclass
@@ -917,6 +918,7 @@ def _validate_text(cfg: Config) -> None:
     _check(d.min_count >= 1, "data.min_count", "must be >= 1")
     _check(d.oracle_train >= 1 and d.oracle_test >= 1, "data.oracle_train",
            "and data.oracle_test must be >= 1")
+    _check(d.oracle_vocab >= 2, "data.oracle_vocab", f"must be >= 2, got {d.oracle_vocab}")
     for key in ("embed_dim", "lstm_hidden", "mem_slots", "num_heads", "head_size", "d_embed_dim",
                 "num_rep", "d_filters"):
         _check(getattr(m, key) >= 1, f"model.{key}", "must be >= 1")

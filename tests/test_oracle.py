@@ -228,3 +228,22 @@ def test_real_size_oracle_at_length_20(tmp_path: Path) -> None:
         src = build(tmp_path, max_len=20, n_train=500, n_test=250)
     assert src.sample(64).shape == (64, 20)
     assert 5.0 < src.nll_oracle(src.reals(250, "holdout")) < math.log(ORACLE_VOCAB)
+
+
+def test_oracle_vocab_sets_the_oracle_and_its_cache_key(tmp_path: Path, monkeypatch) -> None:
+    cfg = SimpleNamespace(path=str(tmp_path), max_len=5, oracle_train=40, oracle_test=20,
+                          oracle_vocab=7)
+    src = oracle(cfg, seed=0)
+    assert src.vocab_size == 7 and src.oracle.vocab_size == 7
+    assert src.cache_path.name == cache_file_name(5, 0, 40, 20, 7)
+    ids = src.reals(200)
+    assert int(ids.min()) >= 0 and int(ids.max()) < 7 and len(ids.unique()) > 1
+    # the default-V file is another file; the V=7 cache is read back without rebuilding
+    assert build(tmp_path, max_len=5, n_train=40, n_test=20).vocab_size == ORACLE_VOCAB
+    monkeypatch.setattr(oracle_mod, "build_oracle_data", _no_build)
+    again = oracle(cfg, seed=0)
+    assert again.build_seconds == 0.0 and torch.equal(again.reals(50), src.reals(50))
+    # NLL_oracle of its own samples estimates the per-token entropy rate, at most log V
+    assert 0.0 < src.nll_oracle(src.reals(40)) < math.log(7)
+    with pytest.raises(ConfigError, match="oracle_vocab"):
+        build(tmp_path, vocab_size=1)

@@ -24,7 +24,7 @@ be read or does not match its name is rebuilt (with a warning).
 
 Config (read with ``getattr``, so any object with these attributes works): ``max_len`` (20;
 RelGAN also uses 40), ``oracle_seed`` (0), ``oracle_train`` (10,000), ``oracle_test`` (5,000),
-``path`` (the cache folder; default ``<cache>/oracle`` with ``<cache>`` = ``$STABLEGAN_CACHE_DIR``,
+``oracle_vocab`` (5,000: the oracle's vocabulary V), ``path`` (the cache folder; default ``<cache>/oracle`` with ``<cache>`` = ``$STABLEGAN_CACHE_DIR``,
 else ``$XDG_CACHE_HOME/stablegan``, else ``~/.cache/stablegan``) and ``max_items`` (keep only the
 first N training sentences). ``holdout_fraction`` is ignored: the held-out split is the test
 sample.
@@ -62,6 +62,7 @@ DEFAULTS: dict[str, int] = {
     "oracle_seed": 0,
     "oracle_train": 10_000,
     "oracle_test": 5_000,
+    "oracle_vocab": ORACLE_VOCAB,
 }
 SAMPLE_CHUNK = 1000  # sentences per sampling call; part of the data's definition
 NLL_CHUNK = 1000  # sentences per likelihood call (memory O(chunk * V))
@@ -134,11 +135,11 @@ def _draw(net: LSTMGenerator, n: int, seed: int) -> Tensor:
 
 
 def build_oracle_data(
-    max_len: int, oracle_seed: int, n_train: int, n_test: int
+    max_len: int, oracle_seed: int, n_train: int, n_test: int, vocab_size: int = ORACLE_VOCAB
 ) -> dict[str, Tensor]:
     """The cache content: ``oracle.<parameter>`` tensors, ``train`` (n_train, T) and ``test``
     (n_test, T) int64 sentences."""
-    net = make_oracle(max_len, oracle_seed)
+    net = make_oracle(max_len, oracle_seed, vocab_size)
     out = {f"oracle.{k}": v.detach().clone() for k, v in net.state_dict().items()}
     out["train"] = _draw(net, n_train, 4 * oracle_seed + _TRAIN_STREAM)
     out["test"] = _draw(net, n_test, 4 * oracle_seed + _TEST_STREAM)
@@ -146,13 +147,13 @@ def build_oracle_data(
 
 
 def _check_cache(
-    data: Any, max_len: int, n_train: int, n_test: int
+    data: Any, max_len: int, n_train: int, n_test: int, vocab_size: int = ORACLE_VOCAB
 ) -> tuple[LSTMGenerator, Tensor, Tensor]:
     """The oracle and samples of a loaded cache; ValueError when it does not match its name."""
     if not isinstance(data, dict):
         raise ValueError(f"holds a {type(data).__name__}, not a dict of tensors")
     with torch.random.fork_rng(devices=[]):  # the weights are overwritten below
-        net = LSTMGenerator(ORACLE_VOCAB, max_len, ORACLE_EMBED, ORACLE_HIDDEN)
+        net = LSTMGenerator(vocab_size, max_len, ORACLE_EMBED, ORACLE_HIDDEN)
     state = {k[len("oracle."):]: v for k, v in data.items() if k.startswith("oracle.")}
     net.load_state_dict(state, strict=True)  # RuntimeError on missing keys / wrong shapes
     net.init, net.init_std = "normal", ORACLE_STD
@@ -161,34 +162,35 @@ def _check_cache(
         if not isinstance(x, Tensor) or x.dtype != torch.long or tuple(x.shape) != (n, max_len):
             got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(f"'{name}' is {got}, expected int64 ({n}, {max_len})")
-        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= ORACLE_VOCAB):
-            raise ValueError(f"'{name}' holds ids outside [0, {ORACLE_VOCAB})")
+        if x.numel() and (int(x.min()) < 0 or int(x.max()) >= vocab_size):
+            raise ValueError(f"'{name}' holds ids outside [0, {vocab_size})")
     assert isinstance(train, Tensor) and isinstance(test, Tensor)
     return _freeze(net), train, test
 
 
 def load_or_build(
-    folder: Path, max_len: int, oracle_seed: int, n_train: int, n_test: int
+    folder: Path, max_len: int, oracle_seed: int, n_train: int, n_test: int,
+    vocab_size: int = ORACLE_VOCAB,
 ) -> tuple[LSTMGenerator, Tensor, Tensor, Path]:
     """``(oracle, train, test, cache path)``, read from ``folder`` or built and cached there."""
-    path = folder / cache_file_name(max_len, oracle_seed, n_train, n_test)
+    path = folder / cache_file_name(max_len, oracle_seed, n_train, n_test, vocab_size)
     if path.is_file():
         try:
             data = torch.load(path, map_location="cpu", weights_only=True)
-            net, train, test = _check_cache(data, max_len, n_train, n_test)
+            net, train, test = _check_cache(data, max_len, n_train, n_test, vocab_size)
             return net, train, test, path
         except Exception as err:  # torch.load raises many types for corrupt/unsafe files
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
             warnings.warn(f"oracle cache {path} is unusable ({reason}); rebuilding it",
                           stacklevel=3)
-    data = build_oracle_data(max_len, oracle_seed, n_train, n_test)
+    data = build_oracle_data(max_len, oracle_seed, n_train, n_test, vocab_size)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda tmp: torch.save(data, tmp))
     except OSError as err:
         warnings.warn(f"could not cache the oracle data in {path}: {err.strerror or err}; "
                       "it will be rebuilt next time", stacklevel=3)
-    net, train, test = _check_cache(data, max_len, n_train, n_test)
+    net, train, test = _check_cache(data, max_len, n_train, n_test, vocab_size)
     return net, train, test, path
 
 
@@ -210,10 +212,12 @@ class OracleSource(FiniteSource):
         n_test: int = DEFAULTS["oracle_test"],
         cache: str | Path | None = None,
         max_items: int | None = None,
+        vocab_size: int = DEFAULTS["oracle_vocab"],
     ) -> None:
         for what, value, low in (("data.max_len", max_len, 1), ("data.oracle_train", n_train, 1),
                                  ("data.oracle_test", n_test, 1), ("data.oracle_seed",
-                                                                   oracle_seed, 0)):
+                                                                   oracle_seed, 0),
+                                 ("data.oracle_vocab", vocab_size, 2)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"{what} must be an integer >= {low}, got {value!r}",
                                   hint=f"for example --set {what}={DEFAULTS[what[5:]]}")
@@ -225,8 +229,10 @@ class OracleSource(FiniteSource):
             raise DataError(f"oracle cache folder '{folder}' is a file",
                             hint="set data.path to a folder (the oracle's cache)")
         t0 = time.perf_counter()
-        existed = (folder / cache_file_name(max_len, oracle_seed, n_train, n_test)).is_file()
-        net, train, test, path = load_or_build(folder, max_len, oracle_seed, n_train, n_test)
+        name = cache_file_name(max_len, oracle_seed, n_train, n_test, vocab_size)
+        existed = (folder / name).is_file()
+        net, train, test, path = load_or_build(folder, max_len, oracle_seed, n_train, n_test,
+                                               vocab_size)
         self.build_seconds = 0.0 if existed else time.perf_counter() - t0
         if max_items is not None:
             train = train[:max_items]
@@ -275,4 +281,5 @@ def oracle(cfg: Any, seed: int) -> OracleSource:
         n_test=vals["oracle_test"],
         cache=getattr(cfg, "path", None),
         max_items=getattr(cfg, "max_items", None),
+        vocab_size=vals["oracle_vocab"],
     )
