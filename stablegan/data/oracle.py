@@ -24,7 +24,8 @@ be read or does not match its name is rebuilt (with a warning).
 
 Config (read with ``getattr``, so any object with these attributes works): ``max_len`` (20;
 RelGAN also uses 40), ``oracle_seed`` (0), ``oracle_train`` (10,000), ``oracle_test`` (5,000),
-``oracle_vocab`` (5,000: the oracle's vocabulary V), ``path`` (the cache folder; default ``<cache>/oracle`` with ``<cache>`` = ``$STABLEGAN_CACHE_DIR``,
+``oracle_vocab`` (5,000: the oracle's vocabulary V),
+``path`` (the cache folder; default ``<cache>/oracle`` with ``<cache>`` = ``$STABLEGAN_CACHE_DIR``,
 else ``$XDG_CACHE_HOME/stablegan``, else ``~/.cache/stablegan``) and ``max_items`` (keep only the
 first N training sentences). ``holdout_fraction`` is ignored: the held-out split is the test
 sample.
