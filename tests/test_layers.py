@@ -28,8 +28,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "stablegan"
 # the layers bottom to top (docs/architecture.md): a module may import its own layer and the
 # ones below. Modules not listed belong to the layer of their package.
 LAYERS: list[tuple[str, ...]] = [
-    ("stablegan.core", "stablegan.errors"),
-    ("stablegan.config",),
+    ("stablegan.core", "stablegan.errors"),  # core.schema: the config machinery
+    ("stablegan.configfile", "stablegan.taskconfig"),  # config files; the tasks' sections
+    ("stablegan.config",),  # the general sections, composed with the tasks' into Config
     ("stablegan.objectives", "stablegan.lipschitz", "stablegan.variational", "stablegan.models",
      "stablegan.tricks"),
     ("stablegan.data", "stablegan.metrics", "stablegan.reports"),  # reports: plots and tables
