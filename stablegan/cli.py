@@ -150,11 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output file (default: stdout)")
     p.add_argument("--checkpoint", default="last.pt", help="last.pt or best.pt")
 
-    p = sub.add_parser("config", help="the resolved, checked config as YAML (or one KEY's value)",
-                       description="Print the config a train command would use (defaults <- "
-                       "method preset <- recipe or file <- --set), after checking it.")
+    p = sub.add_parser("config", help="every config key: type, default, description (with "
+                       "--recipe: the resolved values)",
+                       description="Without --recipe, --config, --set, --steps or --seed: every "
+                       "config key, grouped by section, with its type, default, owner and "
+                       "description (or one KEY explained). With them: the config a train "
+                       "command would use (defaults <- method preset <- recipe or file <- --set),"
+                       " after checking it, annotated the same way. The output is YAML.")
     _add_config_args(p)
-    p.add_argument("key", nargs="?", help="a config key, e.g. optim.g_lr or schedule")
+    p.add_argument("key", nargs="?", help="a config key or section, e.g. optim.g_lr or schedule")
 
     sub.add_parser("recipes", help="list built-in recipes")
     sub.add_parser("methods", help="list method presets (--set method=NAME)")
@@ -360,21 +364,15 @@ def cmd_recipes(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    import yaml
+    from stablegan.config import explain
 
-    from stablegan.config import ConfigError
-    from stablegan.recipes import load_config
+    cfg = None
+    if args.recipe or args.config or args.overrides or args.steps is not None \
+            or args.seed is not None:
+        from stablegan.recipes import load_config
 
-    cfg = load_config(args.recipe, args.config, args.overrides, args.steps, args.seed)
-    value: Any = cfg.to_dict()
-    if args.key:
-        for part in args.key.split("."):
-            if not isinstance(value, dict) or part not in value:
-                raise ConfigError(f"unknown config key '{args.key}'",
-                                  hint="run 'stablegan config' for every key")
-            value = value[part]
-        value = {args.key: value}
-    sys.stdout.write(yaml.safe_dump(value, sort_keys=False))
+        cfg = load_config(args.recipe, args.config, args.overrides, args.steps, args.seed)
+    sys.stdout.write(explain(args.key, cfg))
     return 0
 
 

@@ -23,17 +23,27 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from stablegan.configfile import deep_merge, diff, parse_set, read_yaml, save_yaml
+from stablegan.configfile import (
+    annotated_yaml,
+    deep_merge,
+    diff,
+    parse_set,
+    read_yaml,
+    save_yaml,
+    yaml_value,
+)
 from stablegan.core.errors import ConfigError
 from stablegan.core.schema import (
     GENERAL,
     KeyInfo,
+    SectionInfo,
     build_section,
     check,
     check_choice,
     choice,
     choices_of,
     describe,
+    describe_sections,
     key,
     section,
 )
@@ -55,7 +65,7 @@ __all__ = [
     "GradientPenaltyConfig", "HealthConfig", "KeyInfo", "LipschitzConfig", "LogConfig",
     "ModelConfig", "ObjectiveConfig", "OptimConfig", "PretrainConfig", "ReplayConfig",
     "ScheduleConfig", "StyleConfig", "UnrolledConfig", "VariationalConfig", "all_keys", "build",
-    "deep_merge", "diff", "key_info", "keys", "parse_set", "read_yaml", "save_yaml",
+    "deep_merge", "diff", "explain", "key_info", "keys", "parse_set", "read_yaml", "save_yaml",
     "unknown_key_error", "validate",
 ]
 
@@ -417,6 +427,43 @@ def key_info(path: str) -> KeyInfo:
         if info.path == path:
             return info
     raise unknown_key_error(path)
+
+
+def sections() -> list[SectionInfo]:
+    """Every section of ``Config`` (nested ones too) with its description and owner."""
+    return describe_sections(Config, owners=SCHEMA.owners)
+
+
+def explain(path: str | None = None, cfg: Config | None = None) -> str:
+    """What ``stablegan config [KEY]`` prints: YAML with a comment on every line.
+
+    No ``path``: every key, grouped by section, with its description, type and owner (and its
+    default where ``cfg`` holds another value). A section: its keys the same way. A key: the
+    line ``KEY: VALUE`` and comments with its description, type, default, owner and allowed
+    values. VALUE is ``cfg``'s (a resolved config) or the default. ConfigError (with "did you
+    mean") for an unknown key."""
+    values = cfg.to_dict() if cfg is not None else None
+    infos, secs = keys(), sections()
+    if path:
+        leaf = [i for i in infos if i.path == path]
+        if leaf:
+            return _explain_key(leaf[0], values)
+        if not any(s.path == path for s in secs):
+            raise unknown_key_error(path)
+        infos = [i for i in infos if i.path.startswith(path + ".")]
+    return annotated_yaml(infos, secs, values)
+
+
+def _explain_key(info: KeyInfo, values: dict[str, Any] | None) -> str:
+    value: Any = info.default if values is None else values
+    if values is not None:
+        for part in info.path.split("."):
+            value = value[part]
+    lines = [f"{info.path}: {yaml_value(value)}", f"# {info.doc}",
+             f"# type: {info.type}; default: {yaml_value(info.default)}; owner: {info.owner}"]
+    if info.choices:
+        lines.append(f"# allowed: {', '.join(info.choices)}")
+    return "\n".join(lines) + "\n"
 
 
 def all_keys(cls: type | None = None, prefix: str = "") -> list[str]:

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from stablegan.core.errors import ConfigError
+from stablegan.core.schema import GENERAL, KeyInfo, SectionInfo
 
 if TYPE_CHECKING:
     from stablegan.config import Config
 
-__all__ = ["deep_merge", "diff", "parse_set", "read_yaml", "save_yaml"]
+__all__ = ["annotated_yaml", "deep_merge", "diff", "parse_set", "read_yaml", "save_yaml",
+           "yaml_value"]
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -154,3 +156,53 @@ def diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str
         elif a != b:
             lines.append(f"{full}: {a!r} -> {b!r}")
     return lines
+
+
+def yaml_value(value: Any) -> str:
+    """``value`` as one line of flow-style YAML (``null``, ``0.0002``, ``[0.5, 0.9]``, ``''``)."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**9).strip()
+    return text[: -len("\n...")] if text.endswith("\n...") else text
+
+
+def _lookup(values: dict[str, Any], path: str) -> Any:
+    node: Any = values
+    for part in path.split("."):
+        node = node[part]
+    return node
+
+
+def annotated_yaml(keys: list[KeyInfo], sections: list[SectionInfo],
+                   values: dict[str, Any] | None = None) -> str:
+    """The keys as a YAML mapping (nested by section) with a comment on every line: a section's
+    description and owner, a key's description, type and owner, and its default where
+    ``values`` (a nested config dict; default: the defaults) gives another value.
+    ``yaml.safe_load`` of the text gives back ``values`` restricted to ``keys``."""
+    docs = {s.path: s for s in sections}
+    lines: list[str] = []
+    before: list[str] = []
+    for info in keys:
+        parts = info.path.split(".")
+        for depth in range(len(parts) - 1):
+            if before[: depth + 1] != parts[: depth + 1]:
+                sec = docs[".".join(parts[: depth + 1])]
+                owner = f" [owner: {sec.owner}]" if sec.owner != GENERAL else ""
+                lines.append(_commented(f"{'  ' * depth}{parts[depth]}:", sec.doc + owner))
+        before = parts
+        value = info.default if values is None else _lookup(values, info.path)
+        notes = [info.type]
+        if _listed(value) != _listed(info.default):
+            notes.append(f"default {yaml_value(info.default)}")
+        section_owner = docs[".".join(parts[:-1])].owner if len(parts) > 1 else GENERAL
+        if info.owner != section_owner:
+            notes.append(info.owner)
+        line = f"{'  ' * (len(parts) - 1)}{parts[-1]}: {yaml_value(value)}"
+        lines.append(_commented(line, f"{info.doc} [{'; '.join(notes)}]"))
+    return "\n".join(lines) + "\n"
+
+
+def _listed(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _commented(line: str, comment: str) -> str:
+    return f"{line:<40} # {comment}" if comment else line

@@ -30,9 +30,9 @@ from stablegan.core.errors import ConfigError
 
 GENERAL = "general"  # the owner of the keys every run has (stablegan.config)
 
-__all__ = ["GENERAL", "KeyInfo", "Schema", "all_keys", "build_section", "check", "check_choice",
-           "choice", "choices_of", "describe", "key", "section", "section_doc",
-           "unknown_key_error"]
+__all__ = ["GENERAL", "KeyInfo", "Schema", "SectionInfo", "all_keys", "build_section", "check",
+           "check_choice", "choice", "choices_of", "describe", "describe_sections", "key",
+           "section", "section_doc", "unknown_key_error"]
 
 
 def key(default: Any = dataclasses.MISSING, doc: str = "", *,
@@ -201,6 +201,31 @@ def describe(cls: type, prefix: str = "", owners: dict[type, str] | None = None,
         else:
             out.append(KeyInfo(full, _type_text(f.type), _default(f), f.metadata.get("doc", ""),
                                f.metadata.get("choices"), who))
+    return out
+
+
+@dataclass(frozen=True)
+class SectionInfo:
+    """One section (or sub-section) of the schema."""
+
+    path: str  # dotted, e.g. "lipschitz.gradient_penalty"
+    doc: str  # the first line of its class docstring
+    owner: str
+
+
+def describe_sections(cls: type, prefix: str = "", owners: dict[type, str] | None = None,
+                      owner: str = GENERAL) -> list[SectionInfo]:
+    """Every section below ``cls`` (recursively, in field order) with its doc and owner."""
+    owners = owners or {}
+    hints = typing.get_type_hints(cls)
+    out: list[SectionInfo] = []
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if _is_section(tp):
+            full = f"{prefix}.{f.name}" if prefix else f.name
+            who = owners.get(tp, owner)
+            out.append(SectionInfo(full, section_doc(tp), who))
+            out.extend(describe_sections(tp, full, owners, who))
     return out
 
 
