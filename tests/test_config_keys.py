@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -144,6 +145,8 @@ def test_attribute_paths_are_unchanged() -> None:
     assert isinstance(cfg.data, DataConfig) and isinstance(cfg.model, ModelConfig)
     assert DataConfig(name="coco", max_len=5).max_len == 5
     assert DataConfig.__name__ == "DataConfig" and DataConfig.__module__ == "stablegan.config"
+    assert pickle.loads(pickle.dumps(cfg)) == cfg  # the composed classes live under their names
+    assert dataclasses.replace(cfg.model, latent_dim=5).beta_max == 100.0
 
 
 def test_config_has_every_section_without_importing_a_task(tmp_path: Path) -> None:
@@ -158,28 +161,24 @@ def test_config_has_every_section_without_importing_a_task(tmp_path: Path) -> No
     assert got.stdout.splitlines() == ["128 none None 0", "[]"]
 
 
+def _architecture_example() -> str:
+    """The python block of docs/architecture.md that registers the line task's section."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S)
+                if 'SCHEMA.add_section("line"' in b]
+    return block
+
+
 def test_a_modality_outside_the_package_registers_its_section(tmp_path: Path) -> None:
-    """A module of the user's registers a section and a key for ``data`` before stablegan.config
-    is imported: the keys resolve, validate, are listed with their owner and explained."""
-    got = run_python("""
-        from dataclasses import dataclass
-        from stablegan.core.schema import check, key
-        from stablegan.taskconfig import SCHEMA
-
-        @dataclass
-        class LineConfig:
-            \"\"\"The line task.\"\"\"
-            width: float = key(1.0, "the line's width")
-
+    """docs/architecture.md's example, run before stablegan.config is imported, plus a key for
+    ``data``: the keys resolve, validate, are listed with their owner and explained, and a
+    registration after the schema is composed is refused."""
+    got = run_python(_architecture_example() + textwrap.dedent("""
         @dataclass
         class LineData:
             \"\"\"data.* of the line task.\"\"\"
             points: int = key(100, "points on the line")
 
-        def validate_line(cfg):
-            check(cfg.line.width > 0, "line.width", "must be > 0")
-
-        SCHEMA.add_section("line", LineConfig, owner="line", validate=validate_line)
         SCHEMA.add_keys("data", LineData, owner="line")
 
         from stablegan.config import explain, key_info
@@ -196,7 +195,7 @@ def test_a_modality_outside_the_package_registers_its_section(tmp_path: Path) ->
             SCHEMA.add_section("late", LineConfig, owner="late")
         except ConfigError as err:
             print(err.message)
-        """, tmp_path)
+        """), tmp_path)
     assert got.returncode == 0, got.stderr
     assert got.stdout.splitlines() == [
         "2.5 7 line",
