@@ -169,6 +169,19 @@ def _architecture_example() -> str:
     return block
 
 
+@pytest.mark.parametrize("argv", [["config"], ["config", "style.hidden"],
+                                  ["config", "--recipe", "coco", "model"]])
+def test_config_listing_imports_no_torch(tmp_path: Path, argv: list[str]) -> None:
+    got = run_python(f"""
+        import sys
+        from stablegan.cli import main
+        rc = main({argv!r})
+        print("RC", rc, [m for m in ("torch", "stablegan.tasks") if m in sys.modules])
+        """, tmp_path)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.splitlines()[-1] == "RC 0 []"
+
+
 def test_a_modality_outside_the_package_registers_its_section(tmp_path: Path) -> None:
     """docs/architecture.md's example, run before stablegan.config is imported, plus a key for
     ``data``: the keys resolve, validate, are listed with their owner and explained, and a
