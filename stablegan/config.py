@@ -75,6 +75,7 @@ HEALTH_ALARMS = ("ess_collapse", "ratio_mean", "ratio_std", "classifier_saturate
                  "loss_var_spike", "grad_spike", "diversity_collapse")
 
 
+@SCHEMA.general("data")
 @dataclass
 class DataConfig:
     """The dataset and its batches (the text task adds its keys: stablegan.taskconfig.text)."""
@@ -92,6 +93,7 @@ class DataConfig:
                                      "one class (ImageFolder layout)")
 
 
+@SCHEMA.general("model")
 @dataclass
 class ModelConfig:
     """The generator and critic networks (the text task adds its keys)."""
@@ -119,6 +121,7 @@ class ModelConfig:
     channels_last: bool = key(False, "channels-last memory format for convolutional G and D")
 
 
+@SCHEMA.general("pretrain")
 @dataclass
 class PretrainConfig:
     """MLE pre-training of a generator with a likelihood (a phase before the adversarial one)."""
@@ -130,6 +133,7 @@ class PretrainConfig:
                                       "(a .pt file or a run directory)")
 
 
+@SCHEMA.general("objective")
 @dataclass
 class ObjectiveConfig:
     """The adversarial loss and its label tricks."""
@@ -165,6 +169,7 @@ class ConsistencyConfig:
     margin: float = key(0.0, "the margin M'")
 
 
+@SCHEMA.general("lipschitz")
 @dataclass
 class LipschitzConfig:
     """Keeping the critic Lipschitz: clipping, penalties, spectral normalisation."""
@@ -175,6 +180,7 @@ class LipschitzConfig:
     spectral_norm: bool = key(False, "spectral normalisation on every critic layer")
 
 
+@SCHEMA.general("schedule")
 @dataclass
 class ScheduleConfig:
     """How many critic and generator steps make one iteration."""
@@ -186,6 +192,7 @@ class ScheduleConfig:
                                             "steps")
 
 
+@SCHEMA.general("optim")
 @dataclass
 class OptimConfig:
     """Adam for every network: learning rates, betas, decay, clipping, precision."""
@@ -203,6 +210,7 @@ class OptimConfig:
                                  "GradScaler, GPU only)", choices=("fp32", "bf16", "fp16"))
 
 
+@SCHEMA.general("ema")
 @dataclass
 class EmaConfig:
     """Exponential moving average of the generator's weights."""
@@ -211,6 +219,7 @@ class EmaConfig:
     start: int = key(0, "iteration at which averaging starts (copy before)")
 
 
+@SCHEMA.general("augment")
 @dataclass
 class AugmentConfig:
     """Differentiable augmentation (DiffAugment) of real and fake images alike."""
@@ -220,6 +229,7 @@ class AugmentConfig:
     probability: float = key(1.0, "chance each batch is augmented")
 
 
+@SCHEMA.general("replay")
 @dataclass
 class ReplayConfig:
     """A buffer of old fakes mixed into the critic's fake batches."""
@@ -228,6 +238,7 @@ class ReplayConfig:
     fraction: float = key(0.0, "share of each fake batch drawn from the buffer")
 
 
+@SCHEMA.general("unrolled")
 @dataclass
 class UnrolledConfig:
     """Unrolled GANs: the generator looks a few critic steps ahead."""
@@ -236,6 +247,7 @@ class UnrolledConfig:
     lr: float | None = key(None, "SGD step of the unrolled copy (null: optim.d_lr)")
 
 
+@SCHEMA.general("variational")
 @dataclass
 class VariationalConfig:
     """PPO-GAN: importance re-weighting and probability-ratio clipping (Wu et al. 2020)."""
@@ -278,6 +290,7 @@ class VariationalConfig:
                                 "step's approx-KL exceeds it; 0 = off")
 
 
+@SCHEMA.general("eval")
 @dataclass
 class EvalConfig:
     """Evaluation during and after training: metrics, feature space, best checkpoint."""
@@ -305,6 +318,7 @@ class EvalConfig:
                                          "the rest of the evaluation set")
 
 
+@SCHEMA.general("log")
 @dataclass
 class LogConfig:
     """What a run writes and how often."""
@@ -317,6 +331,7 @@ class LogConfig:
     loss_variance_window: int = key(50, "window of the rolling loss variance")
 
 
+@SCHEMA.general("fault")
 @dataclass
 class FaultConfig:
     """Non-finite values: roll back to the last good checkpoint and retry."""
@@ -325,6 +340,7 @@ class FaultConfig:
     lr_factor: float = key(0.5, "multiply learning rates by this after each rollback")
 
 
+@SCHEMA.general("health")
 @dataclass
 class HealthConfig:
     """Training-health alarms (stablegan.training.health); each fires once."""
@@ -351,6 +367,7 @@ class HealthConfig:
                                      "budget on")
 
 
+@SCHEMA.general("dist")
 @dataclass
 class DistConfig:
     """Data-parallel training under torchrun (docs/distributed.md); ignored in one process."""
@@ -361,10 +378,6 @@ class DistConfig:
                                      "global batch (true) or each rank's slice")
     backend: str = key("auto", "auto (nccl on CUDA, gloo on CPU), gloo or nccl",
                        choices=("auto", "gloo", "nccl"))
-
-
-DataConfig = SCHEMA.compose("data", DataConfig)  # type: ignore[misc]
-ModelConfig = SCHEMA.compose("model", ModelConfig)  # type: ignore[misc]
 
 
 @dataclass

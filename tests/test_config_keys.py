@@ -29,7 +29,7 @@ from stablegan.config import (
     keys,
     sections,
 )
-from stablegan.core.schema import Schema, key
+from stablegan.core.schema import Schema, describe, key
 from stablegan.errors import ConfigError
 from stablegan.recipes import load_config
 
@@ -82,7 +82,6 @@ def test_a_key_without_a_description_is_found() -> None:
 
         width: int = key(3)
 
-    from stablegan.core.schema import describe
     (info,) = describe(Bare, "bare")
     assert (info.path, info.doc, info.default, info.type) == ("bare.width", "", 3, "int")
 
@@ -249,6 +248,18 @@ def test_the_schema_refuses_a_key_declared_twice_and_keys_for_no_section() -> No
     schema.add_section("line", General, owner="line")
     with pytest.raises(ConfigError, match="'line' is already registered"):
         schema.add_section("line", Root, owner="other")
+
+    @dataclasses.dataclass
+    class Extra:
+        """Extra."""
+
+        depth: int = key(4, "a depth")
+
+    schema.add_keys("line", Extra, owner="other")  # keys added to a task's section compose too
+    root = schema.compose_root(Root)
+    assert (root().steps, root().line.name, root().line.depth) == (1, "a", 4)
+    assert {i.path: i.owner for i in describe(root, owners=schema.owners)} == {
+        "steps": GENERAL, "line.name": "line", "line.depth": "other"}
     with pytest.raises(ConfigError, match="already composed"):  # stablegan.config composed it
         SCHEMA.add_keys("data", Clash, owner="late")
 
