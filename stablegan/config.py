@@ -66,6 +66,7 @@ __all__ = [
     "ModelConfig", "ObjectiveConfig", "OptimConfig", "PretrainConfig", "ReplayConfig",
     "ScheduleConfig", "StyleConfig", "UnrolledConfig", "VariationalConfig", "all_keys", "build",
     "deep_merge", "diff", "explain", "key_info", "keys", "parse_set", "read_yaml", "save_yaml",
+    "sections",
     "unknown_key_error", "validate",
 ]
 

@@ -299,8 +299,9 @@ class Schema:
     adds a whole section (the style task's ``style``); ``add_validator(fn)`` a check over the
     whole config, run after the general ones in the order they were added;
     ``add_lone_phase(words, runs)`` a phase that may run with no adversarial step
-    (``steps: 0``). :meth:`compose` / :meth:`compose_root` then build the final classes, after
-    which the schema takes no more parts."""
+    (``steps: 0``). The general config marks its sections ``@schema.general(name)`` (each then
+    takes the keys added for it) and :meth:`compose_root` builds the root, after which the
+    schema takes no more parts."""
 
     def __init__(self) -> None:
         self.parts: dict[str, list[type]] = {}
