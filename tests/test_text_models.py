@@ -397,9 +397,11 @@ def test_one_gumbel_rand_gives_the_per_step_samples_bit_for_bit(make, monkeypatc
 
 
 @pytest.mark.parametrize("make", [lambda: tiny_lstm(std=1.0), lambda: tiny_rmc(mem_slots=2)])
-def test_batched_log_prob_projection_is_bit_identical_to_the_per_step_one(make) -> None:
-    """``token_log_probs`` projects and log-softmaxes all positions after the loop: bit for bit
-    the per-step projection of the earlier code; the gradients agree to float rounding."""
+def test_batched_log_prob_projection_equals_the_per_step_one(make) -> None:
+    """``token_log_probs`` projects and log-softmaxes all positions after the loop: the per-step
+    projection of the earlier code to float rounding. Bit for bit on the Intel (AVX-512) machine
+    the speed-up was measured on, not on an AMD EPYC one, where the one (B*T, H) product and the
+    T (B, H) products take different BLAS blockings (a few ulp); the gradients agree likewise."""
     torch.manual_seed(21)
     g = make()
     tokens = torch.randint(0, V, (12, T))
@@ -416,7 +418,7 @@ def test_batched_log_prob_projection_is_bit_identical_to_the_per_step_one(make) 
 
     old = per_step(tokens)
     new = g.token_log_probs(tokens)
-    assert torch.equal(new, old)
+    assert torch.allclose(new, old, rtol=0.0, atol=2e-6)  # a few ulp of values ~ -4
     assert torch.allclose(new, ref, atol=1e-6)
     assert torch.equal(g.teacher_forced_logits(tokens)[:, 0],
                        g.step(g.start.unsqueeze(0).expand(12, -1), g.initial_state(12))[0])
