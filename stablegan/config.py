@@ -103,6 +103,9 @@ class PretrainConfig:
     # start G from the generator of another run's checkpoint (a .pt file or a run directory,
     # e.g. one pre-trained generator shared by every adversarial method); the data must match
     init_from: str | None = None
+    # evaluate every K pre-training steps (evals.jsonl rows {"phase": "pretrain", "step": k}),
+    # so a maximum-likelihood run has curves like eval.every's; 0 = none
+    eval_every: int = 0
 
 
 @dataclass
@@ -933,6 +936,7 @@ def _validate_text(cfg: Config) -> None:
             ("exp", "lin", "sigmoid", "const", "log", "quad", "sqrt"))
     _check(cfg.pretrain.steps >= 0, "pretrain.steps", "must be >= 0")
     _check(cfg.pretrain.lr > 0, "pretrain.lr", "must be a positive learning rate")
+    _check(cfg.pretrain.eval_every >= 0, "pretrain.eval_every", "must be >= 0 (0 = none)")
     _check(not (m.compile and (d.name == "oracle" or d.name in TEXT_DATA)), "model.compile",
            f"must be false for text (data '{d.name}'): the compiled token-by-token loop "
            "fails at the first sample step and runs slower than eager where it runs",
