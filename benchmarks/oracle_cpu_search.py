@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,10 @@ SETTINGS = (
     Setting("E", 500, 1000.0, 1e-3),
 )
 
+# the setting the rule chose (benchmarks/oracle_cpu_search.md, "Results"): recipe oracle-cpu's
+# defaults; tests/test_oracle_cpu.py checks that the recipe holds it
+CHOSEN = "A"
+
 
 def _finals(runs: Path) -> tuple[list[float], list[float]]:
     """NLL_oracle of each finished seed's final generator and each run's wall seconds."""
@@ -67,24 +72,31 @@ def _sd(vals: list[float]) -> float:
     return statistics.stdev(vals) if len(vals) > 1 else float("nan")
 
 
+def row(setting: Setting, rel: list[float], mle: list[float], rel_wall: Sequence[float] = (),
+        mle_wall: Sequence[float] = ()) -> dict[str, object]:
+    """One setting's line: relgan and mle final NLL_oracle per seed -> (mean, sample std), the
+    gap mle - relgan, the larger std, their ratio and whether the gap exceeds SIGMAS stds."""
+    done = len(rel) == len(SEEDS) and len(mle) == len(SEEDS)
+    out: dict[str, object] = {"setting": setting, "done": done, "n_relgan": len(rel),
+                              "n_mle": len(mle)}
+    if done:
+        gap = statistics.mean(mle) - statistics.mean(rel)
+        spread = max(_sd(rel), _sd(mle))
+        out.update(relgan=(statistics.mean(rel), _sd(rel)), mle=(statistics.mean(mle),
+                   _sd(mle)), gap=gap, spread=spread,
+                   ratio=gap / spread if spread else float("inf"), passed=gap > SIGMAS * spread,
+                   wall=(statistics.mean(rel_wall) if rel_wall else float("nan"),
+                         statistics.mean(mle_wall) if mle_wall else float("nan")))
+    return out
+
+
 def rows(root: Path) -> list[dict[str, object]]:
-    """Per setting: relgan and mle NLL_oracle (mean, sample std over seeds), gap, pass."""
+    """Every setting's :func:`row` from the runs under ``root``."""
     out = []
     for s in SETTINGS:
         rel, rel_wall = _finals(root / s.name / "cmp" / "relgan")
         mle, mle_wall = _finals(root / f"V{s.vocab}" / "cmp" / "mle")
-        done = len(rel) == len(SEEDS) and len(mle) == len(SEEDS)
-        row: dict[str, object] = {"setting": s, "done": done, "n_relgan": len(rel),
-                                  "n_mle": len(mle)}
-        if done:
-            gap = statistics.mean(mle) - statistics.mean(rel)
-            spread = max(_sd(rel), _sd(mle))
-            row.update(relgan=(statistics.mean(rel), _sd(rel)), mle=(statistics.mean(mle),
-                       _sd(mle)), gap=gap, spread=spread, ratio=gap / spread if spread else
-                       float("inf"), passed=gap > SIGMAS * spread,
-                       wall=(statistics.mean(rel_wall) if rel_wall else float("nan"),
-                             statistics.mean(mle_wall) if mle_wall else float("nan")))
-        out.append(row)
+        out.append(row(s, rel, mle, rel_wall, mle_wall))
     return out
 
 
@@ -92,13 +104,13 @@ def decide(table: list[dict[str, object]], final: bool = False) -> tuple[str | N
     """The rule: the first setting in SETTINGS' order whose gap exceeds SIGMAS x the larger seed
     std; undecided (None) while an earlier setting is unfinished. With ``final`` (the search
     ended without a pass) the fallback: the finished setting with the largest gap / spread."""
-    for row in table:
-        if not row["done"]:
+    for r in table:
+        if not r["done"]:
             if not final:
-                return None, f"undecided: {row['setting'].name} unfinished"  # type: ignore[attr-defined]
+                return None, f"undecided: {r['setting'].name} unfinished"  # type: ignore[attr-defined]
             break
-        if row["passed"]:
-            return row["setting"].name, "passes"  # type: ignore[attr-defined]
+        if r["passed"]:
+            return r["setting"].name, "passes"  # type: ignore[attr-defined]
     finished = [r for r in table if r["done"]]
     if final and finished:
         best = max(finished, key=lambda r: r["ratio"])  # type: ignore[arg-type, return-value]
