@@ -132,6 +132,9 @@ class PretrainConfig:
     # e.g. one pre-trained generator shared by every adversarial method; the data must match
     init_from: str | None = key(None, "start G from the generator of another run's checkpoint "
                                       "(a .pt file or a run directory)")
+    # evals.jsonl rows {"phase": "pretrain", "step": k}: maximum likelihood gets curves too
+    eval_every: int = key(0, "evaluate every K pre-training steps (curves of a maximum-likelihood "
+                             "run); 0 = none")
 
 
 @SCHEMA.general("objective")
@@ -531,6 +534,7 @@ def _validate_run(cfg: Config) -> None:
           f"got {cfg.threads}")
     check(cfg.pretrain.steps >= 0, "pretrain.steps", "must be >= 0")
     check(cfg.pretrain.lr > 0, "pretrain.lr", "must be a positive learning rate")
+    check(cfg.pretrain.eval_every >= 0, "pretrain.eval_every", "must be >= 0 (0 = none)")
 
 
 def _validate_data(cfg: Config) -> None:

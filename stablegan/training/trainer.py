@@ -314,6 +314,8 @@ class Trainer:
         stop = self._after_adversarial_step(tick.last) if phase.adversarial else False
         if tick.last and not phase.adversarial:
             self._phase_samples(phase)
+        if self._pretrain_eval_due(phase, tick):
+            self._pretrain_eval(index + 1)
         self._settle(phase, tick, stop, self.alarms.first_stop(alarms))
         return stop
 
@@ -414,6 +416,20 @@ class Trainer:
         if eval_due:
             return bool(self.ranks.share(self._periodic_eval()))
         return False
+
+    def _pretrain_eval_due(self, phase: Phase, tick: Tick) -> bool:
+        """Every ``pretrain.eval_every`` pre-training steps but the phase's last (the final
+        evaluation, or the adversarial phase's, follows it), on rank 0."""
+        every = self.cfg.pretrain.eval_every
+        return (phase.name == "pretrain" and bool(every) and (tick.index + 1) % every == 0
+                and not tick.last and self.ranks.is_main)
+
+    def _pretrain_eval(self, step: int) -> None:
+        """Evaluate during pre-training: an evals.jsonl row ``{"phase": "pretrain", "step":
+        step, "batches": ...}`` (a resumed run truncates it like the metrics rows)."""
+        result = self.evaluate(final=False)
+        self.run_dir.append_eval({"phase": "pretrain", "step": step,
+                                  "batches": self.batches_consumed(), **result})
 
     def _periodic_eval(self) -> bool:
         """Evaluate, append to evals.jsonl, keep best.pt; returns True to stop early."""

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The methods on the CPU-sized oracle (issue 21.2): recipe oracle-cpu (the setting the
+# pre-registered search chose, benchmarks/oracle_cpu_search.md), 3 seeds, one shared pre-trained
+# start, 1,200 minibatch updates per run (`stablegan compare --batches`).
+#
+#   SEARCH=/work/bench/oracle/search OUT=/work/bench/oracle/main JOBS=2 bash benchmarks/oracle_cpu.sh
+#
+# The start, the mle continuation and relgan are the chosen setting's search runs (linked from
+# SEARCH: the same recipe, start, seeds and budget); compare adds the other methods from that
+# start: wgan-gp, ppo-gan-reweight (re-weighting only, 5:1), ppo-gan-text-authors (the authors'
+# text settings: classifier ratio, reference clip, their temperature) and ppo-gan with the exact
+# ratio (centred advantage of the relaxed sample, issue 18). Then the table (text_summary.py) and
+# the curves / stability plots (oracle_cpu_plot.py). Resumable: rerun the same command.
+# Without SEARCH (or with SEEDS other than the search's), mle and relgan are run here too.
+set -euo pipefail
+OUT=${OUT:-/work/bench/oracle/main}
+SEARCH=${SEARCH:-}
+SEEDS=${SEEDS:-0,1,2}
+JOBS=${JOBS:-2}
+BATCHES=${BATCHES:-1200}
+EVERY=${EVERY:-50}  # iterations between evaluations (relgan, wgan-gp: 300 updates)
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+COMMON=(--set log.progress=false --set log.tensorboard=false --set eval.n_samples=500)
+METHODS=${METHODS:-"wgan-gp,ppo-gan-reweight,ppo-gan-text-authors,ppo-gan+variational.ratio=exact+variational.advantage=centered"}
+mkdir -p "$OUT/cmp"
+V=$(python -c "from stablegan.recipes import load_config; print(load_config('oracle-cpu').data.oracle_vocab)")
+CHOSEN=$(python -c "import sys; sys.path.insert(0, 'benchmarks'); import oracle_cpu_search as s; print(s.CHOSEN)")
+PRE="$OUT/pretrained"
+if [ -n "$SEARCH" ]; then
+  for link in "$PRE=$SEARCH/V$V/pretrained" "$OUT/cmp/mle=$SEARCH/V$V/cmp/mle" \
+              "$OUT/cmp/relgan=$SEARCH/$CHOSEN/cmp/relgan"; do
+    [ -e "${link%%=*}" ] || ln -s "${link#*=}" "${link%%=*}"
+  done
+else
+  if [ ! -f "$PRE/eval.json" ]; then
+    resume=(); [ -f "$PRE/checkpoints/last.pt" ] && resume=(--resume)
+    python -m stablegan train --recipe oracle-cpu --steps 0 --seed 0 --out "$PRE" \
+      "${COMMON[@]}" "${resume[@]}"
+  fi
+  METHODS="relgan,$METHODS"
+fi
+IFS=, read -ra seeds <<< "$SEEDS"
+for seed in "${seeds[@]}"; do  # MLE at equal compute: BATCHES more maximum-likelihood steps
+  dir="$OUT/cmp/mle/seed$seed"
+  if [ ! -f "$dir/eval.json" ]; then
+    rm -rf "$dir"
+    python -m stablegan train --recipe oracle-cpu --steps 0 --seed "$seed" --out "$dir" \
+      --set "pretrain.init_from=$PRE" --set pretrain.steps="$BATCHES" \
+      --set pretrain.eval_every=$((EVERY * 6)) "${COMMON[@]}" &
+    if [ "$JOBS" -le 1 ]; then wait; fi
+  fi
+done
+wait
+python -m stablegan compare --recipe oracle-cpu --methods "$METHODS" --seeds "$SEEDS" \
+  --batches "$BATCHES" --jobs "$JOBS" --out "$OUT/cmp" "${COMMON[@]}" \
+  --set "pretrain.init_from=$PRE" --set pretrain.steps=0 --set eval.every="$EVERY"
+python benchmarks/text_summary.py "$OUT" | tee "$OUT/table.md"
+python benchmarks/oracle_cpu_plot.py "$OUT" --out-dir "$OUT"
