@@ -49,6 +49,16 @@ Phases:
   at the phase's start (it moves with the same encoder, so r is exactly 1 at theta_old and an
   approximation after).
 
+  R and RS are :class:`~stablegan.methods.ratio.ClassifierRatio` estimators (RS with the target
+  style as its condition) and the loss is :func:`~stablegan.variational.clipped_loss`, as for
+  PPO-GAN, so every ``variational.*`` option applies: ``ratio=classifier_same_x`` (frozen copies
+  of R and RS at the phase's start, ``log r = R^(t)(z) - R(z)``), ``classifier_bn`` (R; RS always
+  scores its reals, ids, and fakes, soft one-hots, in separate passes), ``classifier_schedule``,
+  ``classifier_warmup`` (R and RS steps after the critic warm-up), ``classifier_lr_divide`` (G,
+  R and RS at lr / n_gen), ``target_kl``, ``ratio_gradient``, ``advantage``, ``clip_mode``,
+  ``eps``. Refused (:func:`check_variational`): ``ratio=exact`` (codes have no likelihood) and
+  ``per_phase`` with the sentence critic (RS trains on each step's soft transfers).
+
 The Gumbel temperature tau starts at ``style.tau_start`` and is multiplied by ``style.tau_decay``
 every ``style.tau_every`` adversarial steps (0: one data epoch), floor ``style.tau_min``.
 """
