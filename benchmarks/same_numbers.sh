@@ -3,9 +3,10 @@
 #
 #   bash benchmarks/same_numbers.sh [BASE_REV]     (default BASE_REV: 98c1492, before the
 #                                                   composed Trainer of issue 20)
-# Runs ring (nsgan, wgan-gp, ppo-gan), grid (ppo-gan-reweight), digits (wgan-gp), the oracle
-# and coco (relgan: MLE pre-training, then adversarial) and yelp-style (nsgan: autoencoder, then
-# adversarial; on a small balanced subset of the shared Yelp data) with the same seeds and
+# Runs ring (nsgan, wgan-gp, ppo-gan, ppo-gan-authors), grid (ppo-gan-reweight), digits (wgan-gp,
+# cgan-ppo), the oracle (relgan and ppo-gan: MLE pre-training, then adversarial), coco (relgan)
+# and yelp-style (nsgan and ppo-gan: autoencoder, then adversarial with the sentence critic; on a
+# small balanced subset of the shared Yelp data) with the same seeds and
 # budgets under both trees (one torch thread each), then compares every row of metrics.jsonl
 # (all keys the base wrote, except the wall-clock time/sec) and eval.json. Prints one line per
 # run and exits 1 on any difference. OUT (default /tmp/same_numbers) holds the runs; ONLY=a,b
@@ -31,8 +32,10 @@ RUNS=(
   "ring-nsgan|$RING --set method=nsgan --steps 300 --set eval.every=100 --set eval.n_samples=500"
   "ring-wgan-gp|$RING --set method=wgan-gp --steps 150 --set eval.n_samples=500"
   "ring-ppo-gan|$RING --set method=ppo-gan --steps 80 --set eval.n_samples=500"
+  "ring-ppo-gan-authors|$RING --set method=ppo-gan-authors --steps 40 --set eval.n_samples=500"
   "grid-ppo-gan-reweight|$GRID --set method=ppo-gan-reweight --steps 100 --set eval.n_samples=500"
   "digits-wgan-gp|--recipe digits --set method=wgan-gp --steps 40 --set eval.n_samples=300"
+  "digits-cgan-ppo|--recipe digits --set method=cgan-ppo --steps 10 --set eval.n_samples=300"
 )
 SHARED=${SHARED:-$ROOT/../shared/data}
 TEXT="--set pretrain.steps=20 --set log.every=5 --set eval.n_samples=100
@@ -59,9 +62,13 @@ for split, n, parts in (("dev", 600, ("text",)), ("manual", 50, ("text", "refere
 PY
   RUNS+=(
     "oracle-relgan|--recipe oracle --steps 10 $TEXT"
+    "oracle-ppo-gan|--recipe oracle --set method=ppo-gan --steps 4 $TEXT"
     "coco-relgan|--recipe coco --set data.path=$SHARED/text/coco --steps 10 $TEXT"
     "yelp-style-nsgan|--recipe yelp-style --set data.path=$YELP --steps 10
       --set style.autoencoder_steps=30 --set log.every=5 --set eval.n_samples=100
+      --set style.eval_max_sentences=100 --set style.eval_classifier_epochs=1"
+    "yelp-style-ppo-gan|--recipe yelp-style --set method=ppo-gan --set data.path=$YELP --steps 4
+      --set style.autoencoder_steps=30 --set log.every=2 --set eval.n_samples=100
       --set style.eval_max_sentences=100 --set style.eval_classifier_epochs=1"
   )
 else

@@ -29,7 +29,7 @@ from stablegan.errors import ConfigError
 from stablegan.methods.ppo import CLASSIFIER_RATIOS, ClassifierRatio, PPOGANMethod
 from stablegan.training.checkpoint import load_latest
 from stablegan.training.trainer import Trainer, seed_everything
-from stablegan.variational import advantage, clipped_surrogate
+from stablegan.variational import advantage, clipped_loss
 
 
 def surrogate_landscape(run_dir: str | Path, out_dir: str | Path | None = None,
@@ -83,7 +83,8 @@ def surrogate_landscape(run_dir: str | Path, out_dir: str | Path | None = None,
             r = log_r.exp()
             adv = advantage(f, v.advantage)
             wgan.append(f.mean().item())
-            surrogate.append(clipped_surrogate(r, adv, v.eps, v.clip_mode).mean().item())
+            loss, _ = clipped_loss(log_r, adv, v.eps, v.clip_mode)  # Eq. 5's one call site
+            surrogate.append(-loss.item())
             ratio_mean.append(r.mean().item())
             lo, hi = 1 - v.eps, 1 + v.eps
             clip_frac.append(((r < lo) | (r > hi)).float().mean().item())

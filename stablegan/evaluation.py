@@ -182,12 +182,14 @@ def extractor_mismatch(summary: dict[str, Any]) -> str | None:
 # --------------------------------------------------------------------------------- evaluation
 def evaluate(sampler: Callable[[int], Tensor], task: Any, ecfg: Any, *, n: int | None = None,
              run_dir: Path | None = None, device: str = "cpu", final: bool = True,
-             generator: Any = None) -> dict[str, Any]:
+             generator: Any = None, models: dict[str, Any] | None = None) -> dict[str, Any]:
     """The metrics of the generator behind ``sampler`` (``n -> n samples in evaluation form``)
     on ``task``'s data, with the settings ``ecfg`` (an EvalConfig); see the module docstring.
     ``n`` defaults to ``ecfg.n_samples``; ``final`` adds the descriptive entries and lets the
     task draw pictures (``nearest_pairs.png``) into ``run_dir``; ``generator`` (optional) serves
-    metrics that need the model itself (the NLL of the test set)."""
+    metrics that need the model itself (the NLL of the test set), ``models`` (optional, the
+    method's ``evaluation_models()``) those that need another of its networks by name (the
+    style model's own classifier)."""
     n = ecfg.n_samples if n is None else n
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ConfigError(f"the number of evaluation samples must be an integer >= 2, got {n!r}",
@@ -195,6 +197,7 @@ def evaluate(sampler: Callable[[int], Tensor], task: Any, ecfg: Any, *, n: int |
     check_eval_metrics(ecfg.metrics)
     sets = task.eval_sets(sampler, n)
     sets.generator = generator
+    sets.models = dict(models or {})
     out = task.metrics(sets, ecfg, run_dir=run_dir, device=device, final=final)
     described = {key: out.pop(key) for key in ("extractor", "classifier") if key in out}
     provenance = extractor_provenance(described, task.cfg)

@@ -23,12 +23,20 @@ where ``A`` is ``f(G(z))`` (``advantage="raw"``), or ``f`` minus its detached ba
   ``r = [(1 - C(x)) C^(t)(x)] / [(1 - C^(t)(x)) C(x)]``, ``log r = l^(t)(x) - l(x)``; r = 1 exactly
   at the phase's start and the gradient through r is ``A grad(l^(t) - l)``, the change of C;
 * exact: ``log r = log p_theta(x) - log p_theta_old(x)`` for generators with a tractable likelihood.
+
+:func:`clipped_loss` is the generator loss of Eq. 5 that every method uses (PPO-GAN, its
+conditional form, the style task's latent and sentence adversaries): the only call site of
+:func:`clipped_surrogate` in the package, with the log-ratio clamp and the statistics CleanRL
+logs (clip fraction, approx-KL).
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+# log r is clamped here before exp: a saturated classifier must not give r = inf (inf * 0 = NaN)
+MAX_LOG_RATIO = 20.0
 
 
 def importance_weights(fake_scores: Tensor, temperature: float = 1.0) -> Tensor:
@@ -97,6 +105,19 @@ def ratio_statistics(log_ratio: Tensor, adv: Tensor, eps: float, mode: str
         "ratio/clip_fraction": clip_binds(r, adv, eps, mode).float().mean(),
         "ratio/approx_kl": ((r - 1.0) - lr).mean(),
     }
+
+
+def clipped_loss(log_ratio: Tensor, adv: Tensor, eps: float, mode: str = "paper", *,
+                 ratio_gradient: bool = True) -> tuple[Tensor, dict[str, Tensor]]:
+    """Eq. 5 as a loss: ``L = -mean(clipped_surrogate(r, A, eps, mode))`` with
+    ``r = exp(min(log r, MAX_LOG_RATIO))`` (detached with ``ratio_gradient=False``: r then only
+    picks the branch, ``grad L = -mean(coef * grad A)``), and the PPO diagnostics of
+    :func:`ratio_statistics` on the unclamped ``log r``."""
+    r = log_ratio.clamp(max=MAX_LOG_RATIO).exp()
+    if not ratio_gradient:
+        r = r.detach()
+    loss = -clipped_surrogate(r, adv, eps, mode).mean()
+    return loss, ratio_statistics(log_ratio, adv, eps, mode)
 
 
 def binary_accuracy(real_logits: Tensor, fake_logits: Tensor) -> Tensor:

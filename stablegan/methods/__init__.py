@@ -24,8 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from stablegan.config import Config
     from stablegan.methods.conditional import ConditionalGANMethod, ConditionalPPOMethod
     from stablegan.methods.gan import GANMethod, NonFiniteError
-    from stablegan.methods.ppo import ClassifierRatio, ExactRatio, PPOGANMethod
+    from stablegan.methods.ppo import PPOGANMethod
     from stablegan.methods.presets import PRESETS, describe, preset_fragment
+    from stablegan.methods.ratio import ClassifierRatio, ExactRatio
     from stablegan.methods.style import StyleMethod
 
 # public name -> the module that defines it (tests/test_layers.py reads this table)
@@ -33,8 +34,8 @@ _LAZY = {
     "GANMethod": "stablegan.methods.gan",
     "NonFiniteError": "stablegan.methods.gan",
     "PPOGANMethod": "stablegan.methods.ppo",
-    "ClassifierRatio": "stablegan.methods.ppo",
-    "ExactRatio": "stablegan.methods.ppo",
+    "ClassifierRatio": "stablegan.methods.ratio",
+    "ExactRatio": "stablegan.methods.ratio",
     "StyleMethod": "stablegan.methods.style",
     "ConditionalGANMethod": "stablegan.methods.conditional",
     "ConditionalPPOMethod": "stablegan.methods.conditional",

@@ -32,7 +32,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stablegan.config import Config
@@ -40,7 +39,8 @@ from stablegan.core.phases import Stats
 from stablegan.errors import ConfigError
 from stablegan.methods.gan import GANMethod
 from stablegan.methods.pair import DataPair
-from stablegan.methods.ppo import ClassifierRatio, PPOGANMethod
+from stablegan.methods.ppo import PPOGANMethod
+from stablegan.methods.ratio import ClassifierRatio
 from stablegan.models.conditional import (
     ConditionalCritic,
     auxiliary_loss,
@@ -48,7 +48,7 @@ from stablegan.models.conditional import (
     unpack,
 )
 from stablegan.objectives import per_sample
-from stablegan.variational import binary_accuracy, effective_sample_size
+from stablegan.variational import effective_sample_size
 
 
 class ConditionalPair(DataPair):
@@ -199,17 +199,7 @@ class ConditionalClassifierRatio(ClassifierRatio):
         y = m.pair.real_labels
         with torch.no_grad(), m.pair.matched_labels(True):
             fake = m.pair.fake(m.pair.source(real.shape[0]))
-        self.C.train()
-        if self.bn == "authors":
-            l_real, l_fake = self.C(real, y).reshape(-1), self.C(fake, y).reshape(-1)
-        else:
-            logits = self.C(torch.cat([real, fake]), torch.cat([y, y])).reshape(-1)
-            l_real, l_fake = logits[: real.shape[0]], logits[real.shape[0]:]
-        loss = (F.binary_cross_entropy_with_logits(l_real, torch.ones_like(l_real))
-                + F.binary_cross_entropy_with_logits(l_fake, torch.zeros_like(l_fake)))
-        m.step("C", loss, {"classifier loss": loss}, max_norm=m.cfg.optim.c_grad_clip)
-        return {"classifier/loss": loss.detach(),
-                "classifier/accuracy": binary_accuracy(l_real.detach(), l_fake.detach())}
+        return self.fit(real, fake, y)
 
     def begin_phase(self, z: Tensor) -> None:
         self.method.set_critic_labels(unpack(z, self.method.latent_dim)[1])
@@ -219,18 +209,17 @@ class ConditionalClassifierRatio(ClassifierRatio):
 class ConditionalPPOMethod(ConditionalMixin, PPOGANMethod):
     """PPO-GAN (the variational method) with G, D and the ratio classifier C conditioned on y."""
 
+    ratio_class = ConditionalClassifierRatio
+
     def __init__(self, cfg: Config, generator: nn.Module, discriminator: nn.Module,
                  task: Any, device: torch.device | str = "cpu",
                  classifier: nn.Module | None = None) -> None:
         PPOGANMethod.__init__(self, cfg, generator, discriminator, task, device, classifier)
         self._init_conditional()
-        if isinstance(self.ratio, ClassifierRatio):
-            if not isinstance(self.C, ConditionalCritic):
-                raise ConfigError("the conditional variational method needs a ratio classifier "
-                                  "that takes the class, C(x, y)",
-                                  hint="let stablegan build it (task.build_classifier)")
-            old = self.ratio
-            self.ratio = ConditionalClassifierRatio(self, self.C, same_x=old.same_x, bn=old.bn)
+        if isinstance(self.ratio, ClassifierRatio) and not isinstance(self.C, ConditionalCritic):
+            raise ConfigError("the conditional variational method needs a ratio classifier "
+                              "that takes the class, C(x, y)",
+                              hint="let stablegan build it (task.build_classifier)")
 
 
 __all__ = ["ConditionalGANMethod", "ConditionalPPOMethod", "ConditionalPair"]

@@ -408,6 +408,11 @@ class GANMethod:
         """Hook: further generator-loss terms (AC-GAN's class loss); none here."""
         return loss
 
+    def evaluation_models(self) -> dict[str, nn.Module]:
+        """The networks besides the generator that the evaluation's metrics may ask for by
+        name (``ctx.opts["models"]``); none here (the style method: its own classifier)."""
+        return {}
+
     # ---------------------------------------------------------------- state
     def extra_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {"counts": dict(self.counts)}

@@ -49,6 +49,16 @@ Phases:
   at the phase's start (it moves with the same encoder, so r is exactly 1 at theta_old and an
   approximation after).
 
+  R and RS are :class:`~stablegan.methods.ratio.ClassifierRatio` estimators (RS with the target
+  style as its condition) and the loss is :func:`~stablegan.variational.clipped_loss`, as for
+  PPO-GAN, so every ``variational.*`` option applies: ``ratio=classifier_same_x`` (frozen copies
+  of R and RS at the phase's start, ``log r = R^(t)(z) - R(z)``), ``classifier_bn`` (R; RS always
+  scores its reals, ids, and fakes, soft one-hots, in separate passes), ``classifier_schedule``,
+  ``classifier_warmup`` (R and RS steps after the critic warm-up), ``classifier_lr_divide`` (G,
+  R and RS at lr / n_gen), ``target_kl``, ``ratio_gradient``, ``advantage``, ``clip_mode``,
+  ``eps``. Refused (:func:`check_variational`): ``ratio=exact`` (codes have no likelihood) and
+  ``per_phase`` with the sentence critic (RS trains on each step's soft transfers).
+
 The Gumbel temperature tau starts at ``style.tau_start`` and is multiplied by ``style.tau_decay``
 every ``style.tau_every`` adversarial steps (0: one data epoch), floor ``style.tau_min``.
 """
@@ -66,19 +76,17 @@ from torch import Tensor, nn
 import stablegan.lipschitz as lipschitz
 from stablegan.config import Config
 from stablegan.core.checkpoint import load_module, pretrained_checkpoint
-from stablegan.core.phases import ADVERSARIAL, Phase, Stats, average
+from stablegan.core.phases import ADVERSARIAL, Phase, Stats
 from stablegan.errors import ConfigError, DataError
 from stablegan.methods.gan import GANMethod
 from stablegan.methods.pair import LatentPair, StylePair
-from stablegan.methods.ppo import MAX_LOG_RATIO
+from stablegan.methods.ratio import ClassifierRatio, classifier_lr, run_generator_phase
 from stablegan.models.style import PAD_ID, Conditioned, LatentCritic, one_hot, soft_pad_mask
 from stablegan.variational import (
     advantage,
-    binary_accuracy,
-    clipped_surrogate,
+    clipped_loss,
     effective_sample_size,
     importance_weights,
-    ratio_statistics,
 )
 
 
@@ -93,6 +101,26 @@ def gumbel_temperature(step: int, cfg: Any, steps_per_epoch: int) -> float:
     st = cfg.style
     every = st.tau_every or max(1, steps_per_epoch)
     return max(st.tau_min, st.tau_start * st.tau_decay ** (step // every))
+
+
+def check_variational(cfg: Config) -> None:
+    """Refuse the ``variational.*`` settings that cannot apply to style transfer under ratio
+    clipping (every other one applies: see :class:`StyleMethod`)."""
+    v = cfg.variational
+    if not v.clip:
+        return
+    if v.ratio == "exact":
+        raise ConfigError("config key 'variational.ratio' = exact needs a generator with a "
+                          "tractable likelihood of its samples; the style autoencoder's content "
+                          "codes (and its soft sentences) have none",
+                          hint="use variational.ratio=classifier or classifier_same_x")
+    if v.classifier_schedule == "per_phase" and cfg.style.sentence_critic:
+        raise ConfigError("config key 'variational.classifier_schedule' = per_phase takes the "
+                          "ratio classifiers' steps before the generator moves, but the sentence "
+                          "critic's ratio classifier RS trains on each generator step's soft "
+                          "transfers",
+                          hint="use variational.classifier_schedule=per_step with "
+                               "style.sentence_critic=true")
 
 
 @contextlib.contextmanager
@@ -133,20 +161,34 @@ class StyleMethod(GANMethod):
             self.pair: LatentPair | StylePair = StylePair(self, st.adversary_real)
         else:
             self.pair = LatentPair(self)
+        check_variational(cfg)
         self.C = (classifier or task.build_classifier(cfg.model)).to(self.device)
         self._add("C", self.C, st.classifier_lr)
-        task.own_classifier = self.C  # the own_accuracy metric reads it
-        self.clip = bool(cfg.variational.clip)
+        v = cfg.variational
+        self.clip = bool(v.clip)
+        # ratio clipping: R on the pair's codes (its own BatchNorm option), RS on sentences
+        self.ratio: ClassifierRatio | None = None
+        self.sentence_ratio: ClassifierRatio | None = None
         if self.clip:
             self.R = LatentCritic(self.latent_dim, st.critic_hidden).to(self.device)
-            self._add("R", self.R, cfg.optim.c_lr)
+            self._add("R", self.R, classifier_lr(cfg))
+            self.ratio = ClassifierRatio.from_config(
+                self, self.R, v, name="R", term="ratio classifier loss",
+                keys=("classifier/ratio_loss", "classifier/ratio_accuracy"))
         self.sentence = bool(st.sentence_critic)
         if self.sentence:
             self.S = task.build_sentence_critic().to(self.device)
             self._add("S", self.S, cfg.optim.d_lr)
             if self.clip:
                 self.RS = task.build_sentence_critic().to(self.device)
-                self._add("RS", self.RS, cfg.optim.c_lr)
+                self._add("RS", self.RS, classifier_lr(cfg))
+                # reals are ids, fakes soft one-hots, and RS has no BatchNorm: separate passes
+                self.sentence_ratio = ClassifierRatio.from_config(
+                    self, self.RS, v, bn="authors", name="RS", term="ratio classifier loss",
+                    keys=("sentence/ratio_loss", "sentence/ratio_accuracy"))
+        if self.clip and v.classifier_lr_divide:  # the authors' code: G and R at lr / n_gen
+            self.base_lr["G"] = cfg.optim.g_lr / cfg.schedule.n_gen
+            self.set_lr(1.0)
         if self.sentence or self.adversary == "style":
             train = self.data.reals(10**9, "train")
             self._train_ids = train[:, :-1]
@@ -166,8 +208,10 @@ class StyleMethod(GANMethod):
             if "C" in state.get("networks", {}):
                 load_module(self.C, state["networks"]["C"], "C")
         self.tau = st.tau_start
-        self._logit_old: Tensor | None = None
-        self._sentence_logit_old: Tensor | None = None
+
+    def evaluation_models(self) -> dict[str, nn.Module]:
+        """The model's own style classifier C, which the ``own_accuracy`` metric asks for."""
+        return {**super().evaluation_models(), "own_classifier": self.C}
 
     def _add(self, name: str, net: nn.Module, lr: float) -> None:
         self.networks[name] = net
@@ -192,9 +236,31 @@ class StyleMethod(GANMethod):
             out.append(Phase("autoencoder", self.cfg.style.autoencoder_steps,
                              self.autoencoder_step, ("G", "C")))
         if self.warmup_steps():
-            out.append(Phase("warmup", self.warmup_steps(), self.warmup_step, ("D",)))
+            ratios = (("R", "RS") if self.ratio is not None and self.ratio.warmup else ())
+            out.append(Phase("warmup", self.warmup_steps(), self.warmup_step,
+                             ("D",) + tuple(n for n in ratios if n in self.networks)))
         out.append(Phase(ADVERSARIAL, steps, self.iteration, tuple(self.networks)))
         return out
+
+    def warmup_steps(self) -> int:
+        """``schedule.d_warmup`` critic steps, then (with clipping)
+        ``variational.classifier_warmup`` steps of the ratio classifiers."""
+        return super().warmup_steps() + (self.ratio.warmup if self.ratio is not None else 0)
+
+    def warmup_step(self, index: int, diagnostics: bool = False) -> Stats:
+        """A critic step, or after ``schedule.d_warmup`` of them, one step of R on the pair
+        (and of RS on real sentences against soft transfers of a data batch)."""
+        if index < self.cfg.schedule.d_warmup or self.ratio is None:
+            return super().warmup_step(index, diagnostics)
+        stats = self.ratio.warmup_step()
+        if self.sentence_ratio is not None:
+            ids, labels = self._split(self.batch(self.batch_size))
+            targets = self.other_styles(labels)
+            with torch.no_grad():
+                z, memory = self.G.encode_all(ids)
+                soft = soft_pad_mask(self.G.soft_decode(z, targets, self.tau, memory=memory))
+            stats.update(self.sentence_ratio.fit(self.real_sentences(targets), soft, targets))
+        return stats
 
     def steps_per_epoch(self) -> int:
         return int(self.data.size) // self.batch_size
@@ -221,8 +287,7 @@ class StyleMethod(GANMethod):
         z, memory = self.G.encode_all(ids)
         rec = self.G.reconstruction_nll(ids, z, labels, memory)
         norm = self.step("G", rec, {"reconstruction loss": rec})
-        stats = {"loss/g": float(rec.detach()), "loss/rec": float(rec.detach()),
-                 "grad/g_norm": norm}
+        stats = {"loss/g": rec.detach(), "loss/rec": rec.detach(), "grad/g_norm": norm}
         stats.update(self.classifier_step())
         return stats
 
@@ -234,59 +299,60 @@ class StyleMethod(GANMethod):
         loss = F.cross_entropy(logits, labels)
         self.step("C", loss, {"classifier loss": loss})
         acc = (logits.detach().argmax(1) == labels).float().mean()
-        return {"loss/c": float(loss.detach()), "classifier/accuracy": float(acc)}
+        return {"loss/c": loss.detach(), "classifier/accuracy": acc}
 
     # ---------------------------------------------------------------- adversarial phase
     def iteration(self, index: int = 0, diagnostics: bool = False) -> Stats:
+        """``GANMethod.iteration`` (n_critic critic steps on the pair, then :meth:`g_phase`) at
+        the Gumbel temperature of step ``index``, denormals flushed on the CPU."""
         self.tau = gumbel_temperature(index, self.cfg, self.steps_per_epoch())
-        n_critic = self.cfg.schedule.n_critic
         with flush_denormals(self.device):
-            d_stats = [self.d_step(diagnostics and k == n_critic - 1) for k in range(n_critic)]
-            out = average(d_stats + self.g_phase(diagnostics))
+            out = super().iteration(index, diagnostics)
         out["style/tau"] = self.tau
         return out
 
     def g_phase(self, diagnostics: bool = False) -> list[Stats]:
+        """``n_gen`` generator steps, then one step of C. With clipping all of them on one
+        source batch, after the ratio classifiers recorded the old encoder
+        (:meth:`begin_ratio_phase`), each preceded by its ratio-classifier step(s)
+        (``variational.classifier_schedule``) and stopped early past ``variational.target_kl``
+        (:func:`~stablegan.methods.ratio.run_generator_phase`)."""
+        n_gen = self.cfg.schedule.n_gen
         fixed = (self.batch(self.batch_size)
                  if self.cfg.schedule.same_z_for_gen_steps or self.clip else None)
         targets = self.other_styles(fixed[:, -1].long()) if fixed is not None else None
-        if self.clip:
+        if self.ratio is None:
+            out = [self.g_step(fixed if fixed is not None else self.batch(self.batch_size),
+                               targets) for _ in range(n_gen)]
+        else:
             assert fixed is not None and targets is not None
-            with torch.no_grad():
-                z_old, memory = self.G.encode_all(fixed[:, :-1])
-                self._logit_old = self.R(z_old)
-                if self.sentence:
-                    x_old = soft_pad_mask(self.G.soft_decode(z_old, targets, self.tau,
-                                                             memory=memory))
-                    self._sentence_logit_old = self.RS(x_old, targets)
-        out = []
-        for _ in range(self.cfg.schedule.n_gen):
-            stats = self.ratio_update() if self.clip else {}
-            stats.update(self.g_step(fixed if fixed is not None
-                                     else self.batch(self.batch_size), targets))
-            out.append(stats)
+            self.begin_ratio_phase(fixed, targets)
+            ratio = self.ratio
+
+            def step() -> Stats:
+                stats = ratio.before_step()
+                stats.update(self.g_step(fixed, targets))
+                return stats
+
+            out = run_generator_phase(n_gen, step, self.cfg.variational.target_kl)
         out.append(self.classifier_step())
         return out
 
-    def ratio_step(self, name: str, l_real: Tensor, l_fake: Tensor) -> Stats:
-        """One BCE step of ratio classifier ``name`` on its logits of reals (label 1) and
-        fakes (label 0)."""
-        loss = (F.binary_cross_entropy_with_logits(l_real, torch.ones_like(l_real))
-                + F.binary_cross_entropy_with_logits(l_fake, torch.zeros_like(l_fake)))
-        self.step(name, loss, {"ratio classifier loss": loss},
-                  max_norm=self.cfg.optim.c_grad_clip)
-        return {"loss": loss.item(), "accuracy": binary_accuracy(l_real.detach(),
-                                                                 l_fake.detach())}
-
-    def ratio_update(self) -> Stats:
-        """One BCE step of R on the pair: its real side labelled 1 (prior draws, or codes of
-        the real-side style), fresh fakes (codes) labelled 0."""
-        real = self.pair.real()
+    def begin_ratio_phase(self, source: Tensor, targets: Tensor) -> None:
+        """The ratio classifiers' phase start on the phase's source batch: ``per_phase``, R's
+        steps first; then C_old recorded: R's logits at the old codes ``z_old = E_old(x)`` and
+        RS's at the old soft transfers of z_old to ``targets`` (or, with
+        ``variational.ratio=classifier_same_x``, frozen copies of R and RS)."""
+        assert self.ratio is not None
+        self.ratio.before_phase(self.cfg.schedule.n_gen)
+        old = not self.ratio.same_x  # the old samples are needed
         with torch.no_grad():
-            fake = self.pair.fake(self.pair.source(real.shape[0]))
-        logits = self.R(torch.cat([real, fake]))
-        st = self.ratio_step("R", logits[: real.shape[0]], logits[real.shape[0]:])
-        return {"classifier/ratio_loss": st["loss"], "classifier/ratio_accuracy": st["accuracy"]}
+            z_old, memory = self.G.encode_all(source[:, :-1]) if old else (None, None)
+            self.ratio.record(z_old)
+            if self.sentence_ratio is not None:
+                x_old = (soft_pad_mask(self.G.soft_decode(z_old, targets, self.tau,
+                                                          memory=memory)) if old else None)
+                self.sentence_ratio.record(x_old, targets)
 
     # ---------------------------------------------------------------- sentence critic
     def real_sentences(self, labels: Tensor) -> Tensor:
@@ -312,7 +378,7 @@ class StyleMethod(GANMethod):
         if cfg.variational.reweight:
             w_stats: Stats = {}
             weights = self.importance_weights(s_fake, w_stats)
-            stats["sentence/weights_ess"] = float(w_stats["weights/ess"])
+            stats["sentence/weights_ess"] = w_stats["weights/ess"]
         adv = self.objective.d_loss(s_real, s_fake, weights)
         loss, terms = adv, {"sentence critic loss": adv}
         gp_cfg = cfg.lipschitz.gradient_penalty
@@ -321,10 +387,9 @@ class StyleMethod(GANMethod):
                                                one_hot(real, fake.shape[-1]), fake,
                                                gp_cfg.target, gp_cfg.one_sided)
             loss, terms["sentence gradient penalty"] = loss + gp_cfg.weight * gp, gp
-            stats["sentence/gp"] = float(gp.detach())
-        stats.update({"loss/s": float(loss.detach()),
-                      "sentence/real": float(s_real.detach().mean()),
-                      "sentence/fake": float(s_fake.detach().mean())})
+            stats["sentence/gp"] = gp.detach()
+        stats.update({"loss/s": loss.detach(), "sentence/real": s_real.detach().mean(),
+                      "sentence/fake": s_fake.detach().mean()})
         return loss, terms, stats
 
     def sentence_steps(self, soft: Tensor, targets: Tensor) -> Stats:
@@ -334,10 +399,8 @@ class StyleMethod(GANMethod):
         fake = soft.detach()
         loss, terms, stats = self.sentence_critic_loss(real, fake, targets)
         self.step("S", loss, terms)
-        if self.clip:
-            r = self.ratio_step("RS", self.RS(real, targets), self.RS(fake, targets))
-            stats.update({"sentence/ratio_loss": r["loss"], "sentence/ratio_accuracy":
-                          r["accuracy"]})
+        if self.sentence_ratio is not None:
+            stats.update(self.sentence_ratio.fit(real, fake, targets))
         return stats
 
     # ---------------------------------------------------------------- generator step
@@ -348,7 +411,7 @@ class StyleMethod(GANMethod):
         z, memory = self.G.encode_all(ids)
         rec = self.G.reconstruction_nll(ids, z, labels, memory)
         loss, terms = st.rec_weight * rec, {"reconstruction loss": rec}
-        stats: Stats = {"loss/rec": float(rec.detach())}
+        stats: Stats = {"loss/rec": rec.detach()}
         soft = (soft_pad_mask(self.G.soft_decode(z, targets, self.tau, memory=memory))
                 if st.style_weight > 0 or self.sentence else None)
         if st.style_weight > 0:
@@ -361,9 +424,9 @@ class StyleMethod(GANMethod):
                 self.C.train(was)
             style = F.cross_entropy(logits, targets)
             loss, terms["style loss"] = loss + st.style_weight * style, style
-            stats["loss/style"] = float(style.detach())
-            stats["style/soft_transfer_accuracy"] = float(
-                (logits.detach().argmax(1) == targets).float().mean())
+            stats["loss/style"] = style.detach()
+            stats["style/soft_transfer_accuracy"] = (
+                logits.detach().argmax(1) == targets).float().mean()
         if st.adv_weight > 0:
             scores = self.critic_scores(z, "fake")
             sign = None
@@ -371,9 +434,8 @@ class StyleMethod(GANMethod):
                 stats["adversary/accuracy"] = self.adversary_accuracy(scores.detach(), labels)
                 scores, sign = self.encoder_view(scores, labels)
             log_r = None
-            if self.clip:
-                assert self._logit_old is not None
-                log_r = self._logit_old - self.R(z)
+            if self.ratio is not None:
+                log_r = self.ratio.log_ratio(z)
                 if sign is not None:
                     log_r = sign * log_r
             real = (self.critic_scores(self.pair.real(z.shape[0]), "real").detach()
@@ -381,25 +443,23 @@ class StyleMethod(GANMethod):
             adv, more = self.adversarial_term(scores, log_r, real)
             loss, terms["adversarial loss"] = loss + st.adv_weight * adv, adv
             stats.update(more)
-            stats["loss/adv"] = float(adv.detach())
-            stats["critic/g_fake"] = float(scores.detach().mean())
+            stats["loss/adv"] = adv.detach()
+            stats["critic/g_fake"] = scores.detach().mean()
         if self.sentence and st.sentence_weight > 0:
             assert soft is not None
             stats.update(self.sentence_steps(soft, targets))
             scores = self.S(soft, targets)
-            log_r = None
-            if self.clip:
-                assert self._sentence_logit_old is not None
-                log_r = self._sentence_logit_old - self.RS(soft, targets)
+            log_r = (self.sentence_ratio.log_ratio(soft, targets)
+                     if self.sentence_ratio is not None else None)
             real = (self.S(self.real_sentences(targets), targets).detach()
                     if self.objective.relativistic else None)
             adv, more = self.adversarial_term(scores, log_r, real)
             loss, terms["sentence adversarial loss"] = loss + st.sentence_weight * adv, adv
             stats.update({"sentence/" + k.replace("/", "_"): v for k, v in more.items()})
-            stats["loss/sentence_adv"] = float(adv.detach())
-            stats["sentence/g_fake"] = float(scores.detach().mean())
+            stats["loss/sentence_adv"] = adv.detach()
+            stats["sentence/g_fake"] = scores.detach().mean()
         stats["grad/g_norm"] = self.step("G", loss, terms)
-        stats["loss/g"] = float(loss.detach())
+        stats["loss/g"] = loss.detach()
         return stats
 
     def encoder_view(self, scores: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
@@ -415,7 +475,7 @@ class StyleMethod(GANMethod):
         whose targets are 1 and 0), so that ``d_loss(s_r, s_f) = d_loss(m(s_f), m(s_r))``."""
         return 1.0 - scores if self.objective.loss == "least_squares" else -scores
 
-    def adversary_accuracy(self, scores: Tensor, labels: Tensor) -> float:
+    def adversary_accuracy(self, scores: Tensor, labels: Tensor) -> Tensor:
         """The style adversary's balanced accuracy (mean of the two styles' recalls) on codes
         with ``scores`` and style ``labels``: a code is called real-side when its score is above
         the decision threshold, 0 for the logistic and hinge losses, 0.5 for least squares, and
@@ -431,7 +491,7 @@ class StyleMethod(GANMethod):
         correct = (scores > threshold) == real_side
         recalls = [correct[side].float().mean() for side in (real_side, ~real_side)
                    if bool(side.any())]
-        return float(torch.stack(recalls).mean())
+        return torch.stack(recalls).mean()
 
     def adversarial_term(self, scores: Tensor, log_r: Tensor | None = None,
                          real: Tensor | None = None) -> tuple[Tensor, Stats]:
@@ -441,15 +501,11 @@ class StyleMethod(GANMethod):
         ``style.importance=softmax``; ``real``: real scores (relativistic losses only)."""
         v, stats = self.cfg.variational, {}
         if log_r is not None:
-            r = log_r.clamp(max=MAX_LOG_RATIO).exp()
-            if not v.ratio_gradient:
-                r = r.detach()
-            adv = advantage(scores, v.advantage)
-            loss = -clipped_surrogate(r, adv, v.eps, v.clip_mode).mean()
-            return loss, ratio_statistics(log_r, adv, v.eps, v.clip_mode)
+            return clipped_loss(log_r, advantage(scores, v.advantage), v.eps, v.clip_mode,
+                                ratio_gradient=v.ratio_gradient)
         if self.cfg.style.importance == "softmax":
             w = importance_weights(scores, v.temperature)
-            stats["weights/g_ess"] = float(effective_sample_size(w))
+            stats["weights/g_ess"] = effective_sample_size(w)
             return (w * self.objective.g_per_sample(scores, real)).mean(), stats
         return self.objective.g_loss(scores, real), stats
 

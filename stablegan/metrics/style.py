@@ -8,7 +8,9 @@ other style; the fake side holds the outputs' ids, the reference side the inputs
   seed 0, cached as ``RUN/style_classifier.pt``) assigns to the target style. Also written:
   ``style_classifier_holdout_accuracy`` (that classifier on the validation split) and
   ``style_accuracy_inputs`` (on the untransferred test inputs with their own labels).
-* ``own_accuracy``: the same share judged by the model's own classifier C.
+* ``own_accuracy``: the same share judged by the model's own classifier C (the method's
+  ``evaluation_models()["own_classifier"]``, handed to the metrics as ``ctx.opts["models"]``;
+  absent when the evaluation was given no such model).
 * ``bleu_ref``: BLEU-4 of each output against its one human reference, nltk ``sentence_bleu``
   with smoothing method4, averaged over the sentences
   (:func:`stablegan.metrics.bleu.pairwise_bleu`); only with references.
@@ -215,9 +217,9 @@ def _style(fake: Side, real: Side, ctx: Context) -> dict[str, float]:
         out["style_classifier_holdout_accuracy"] = clf.holdout_accuracy
         out["style_accuracy_inputs"] = float(
             (predict(clf.model, inputs[:, :-1]) == inputs[:, -1]).float().mean())
-    if "own_accuracy" in wanted and getattr(task, "own_classifier", None) is not None:
-        out["own_accuracy"] = float((predict(task.own_classifier, outputs) == targets)
-                                    .float().mean())
+    own = (ctx.opts.get("models") or {}).get("own_classifier")  # method.evaluation_models()
+    if "own_accuracy" in wanted and own is not None:
+        out["own_accuracy"] = float((predict(own, outputs) == targets).float().mean())
     if need_bleu:
         hyps = _tokens(task, outputs)
         if has_refs and ({"bleu_ref", "geo_mean"} & wanted):

@@ -59,6 +59,9 @@ class EvalSets:
     n: int  # samples asked for
     notes: list[str] = field(default_factory=list)
     generator: Any = None  # the generator evaluated, for metrics that need it (NLL of the test set)
+    # the method's other networks that metrics ask for by name (method.evaluation_models(), e.g.
+    # the style model's own classifier for own_accuracy); in the metrics' ctx.opts["models"]
+    models: dict[str, Any] = field(default_factory=dict)
 
 
 class Task:
@@ -268,6 +271,7 @@ class Task:
         ctx = Context(self.coordinate_space, self.metric_options(ecfg), task=self,
                       notes=sets.notes)
         ctx.opts["generator"] = sets.generator
+        ctx.opts["models"] = sets.models
         self.check_counts(wanted, sets, ctx.opts)
         sides = {key: self.side(key, x) for key, x in (("fake", sets.fake), ("ref", sets.ref),
                                                         ("floor", sets.floor))}

@@ -542,7 +542,8 @@ class Trainer:
             torch.manual_seed(self.cfg.seed + 1)
             return evaluate(self.sample, self.task, self.cfg.eval, n=n, run_dir=self.out_dir,
                             device=str(self.device), final=final,
-                            generator=self.generator_for_sampling())
+                            generator=self.generator_for_sampling(),
+                            models=self.method.evaluation_models())
         finally:
             torch.set_rng_state(state)
 
