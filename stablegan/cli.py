@@ -79,6 +79,10 @@ def _add_reproduce_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", help="comma list of seeds (default: the table's; --smoke: 0)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting of every run, e.g. --set data.path=DIR")
+    p.add_argument("--steps", type=int, help="adversarial iterations per method run "
+                   "(default: the table's published budget)")
+    p.add_argument("--pretrain-steps", type=int, help="pre-training steps per seed (default: "
+                   "the table's)")
     p.add_argument("--probe-iters", type=int, help="timed steps per phase in the probe "
                    "(default 3; --smoke 2)")
 
@@ -449,7 +453,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     reproduce(args.name, args.out, smoke=args.smoke, dry_run=args.dry_run, jobs=args.jobs,
               methods=_csv(args.methods, "methods") if args.methods else None,
               seeds=_csv(args.seeds, "seeds", int) if args.seeds else None,
-              overrides=args.overrides, probe_iters=args.probe_iters)
+              overrides=args.overrides, probe_iters=args.probe_iters, steps=args.steps,
+              pretrain_steps=args.pretrain_steps)
     return 0
 
 

@@ -12,6 +12,7 @@ plus the process's CUDA context (measured by NVML when torch can reach it, else
 
 from __future__ import annotations
 
+import gc
 import resource
 import statistics
 import subprocess
@@ -67,6 +68,10 @@ def probe(recipe: str, overrides: list[str], pretrain_key: str | None, out_dir: 
         peak = torch.cuda.max_memory_reserved(cfg.device) / 2**20 + _context_mib(cfg.device)
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    del trainer  # the runs after the probe need the memory it held
+    gc.collect()
+    if cuda:
+        torch.cuda.empty_cache()
     return Cost(startup=startup,
                 fixed=max(0.0, wall - sum(pre) - sum(adv)),
                 pretrain_step=statistics.median(pre[1:] or pre) if pre else 0.0,

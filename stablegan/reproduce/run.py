@@ -147,40 +147,42 @@ def _cell(s: dict[str, Any]) -> str:
     return f"{s['mean']:.4g} ± {s['std']:.2g} ({n})" if n > 1 else f"{s['mean']:.4g}"
 
 
-def measured_table(table: Table, runs: list[RunPlan], out: Path) -> dict[str, Any]:
+def measured_table(table: Table, runs: list[RunPlan], out: Path, smoke: bool = False
+                   ) -> dict[str, Any]:
     """Mean, std and values over seeds of every metric of every row run, beside the published
     value and its source."""
+    keys = table.metrics_for(smoke)
     rows_out = []
     for row in table.rows:
         mine = [r for r in runs if r.label == row.label]
         if not mine:
             continue
-        values: dict[str, list[float]] = {k: [] for k in table.metrics}
+        values: dict[str, list[float]] = {k: [] for k in keys}
         for r in mine:
             ev = out / r.dir / "eval.json"
             result = json.loads(ev.read_text()) if ev.is_file() else {}
-            for k in table.metrics:
+            for k in keys:
                 v = result.get(k)
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     values[k].append(float(v))
         metrics = {}
-        for k in table.metrics:
+        for k in keys:
             pub = row.published.get(k)
             metrics[k] = {**_mean_std(values[k]), "published": pub.value if pub else None,
                           "source": pub.source if pub else None}
         rows_out.append({"label": row.label, "spec": row.spec,
                          "seeds": sorted({r.seed for r in mine}), "metrics": metrics})
-    return {"table": table.name, "title": table.title, "rows": rows_out}
+    return {"table": table.name, "title": table.title, "metrics": list(keys), "rows": rows_out}
 
 
 def table_markdown(result: dict[str, Any], table: Table, header: list[str]) -> str:
-    cols = [c for k in table.metrics for c in (k, "published")]
+    cols = [c for k in result["metrics"] for c in (k, "published")]
     lines = [f"# reproduce {table.name}: {table.title}", "", *header, "",
              "| row | method | " + " | ".join(cols) + " |", "|---|---|" + "---:|" * len(cols)]
     sources: list[str] = []
     for row in result["rows"]:
         cells = []
-        for k in table.metrics:
+        for k in result["metrics"]:
             s = row["metrics"][k]
             cells += [_cell(s), "–" if s["published"] is None else f"{s['published']:.4g}"]
             if s["source"] and s["source"] not in sources:
@@ -197,20 +199,30 @@ def table_markdown(result: dict[str, Any], table: Table, header: list[str]) -> s
 def reproduce(name: str, out: str | Path | None = None, *, smoke: bool = False,
               dry_run: bool = False, jobs: int | None = None, methods: list[str] | None = None,
               seeds: list[int] | None = None, overrides: list[str] | None = None,
-              probe_iters: int | None = None, log: Callable[[str], None] = _err
+              probe_iters: int | None = None, steps: int | None = None,
+              pretrain_steps: int | None = None, log: Callable[[str], None] = _err
               ) -> dict[str, Any]:
     """Plan, run (or resume) and tabulate table ``name``; returns table.json's dict (the plan's
-    under ``dry_run``)."""
+    under ``dry_run``). ``steps`` / ``pretrain_steps`` replace the table's budgets (the
+    adversarial iterations of each method run, the pre-training steps of each seed)."""
     table = get_table(name)
     out = Path(out or f"runs/reproduce-{name}{'-smoke' if smoke else ''}")
     common, device = table_settings(table, smoke, list(overrides or []))
     check_data(table, common)
     labels = select_rows(table, methods)
     seeds = list(seeds) if seeds else ([table.seeds[0]] if smoke else list(table.seeds))
-    steps = table.smoke_steps if smoke else table.steps
+    for what, value in (("--steps", steps), ("--pretrain-steps", pretrain_steps)):
+        if value is not None and value < 0:
+            raise ConfigError(f"{what} must be >= 0, got {value}")
+    if pretrain_steps is not None and table.pretrain is None:
+        raise ConfigError(f"table {table.name} has no pre-training stage",
+                          hint="leave --pretrain-steps out")
+    if steps is None:
+        steps = table.smoke_steps if smoke else table.steps
     pre_steps = 0
     if table.pretrain:
         pre_steps = table.pretrain.smoke_steps if smoke else table.pretrain.steps
+        pre_steps = pre_steps if pretrain_steps is None else pretrain_steps
     runs = build_runs(table, labels, seeds, out, steps, pre_steps)
     specs = list(dict.fromkeys(r.spec for r in runs if r.spec))
     if not specs:
@@ -240,7 +252,7 @@ def reproduce(name: str, out: str | Path | None = None, *, smoke: bool = False,
     results += _run_stage([r for r in runs if r.stage == "method"], table.recipe, out, common,
                           n_jobs, failed, log)
     wall_s = time.perf_counter() - t0
-    result = measured_table(table, runs, out)
+    result = measured_table(table, runs, out, smoke)
     result.update(plan={k: plan[k] for k in ("device", "jobs", "why", "overrides", "wall")},
                   smoke=smoke, status={r["key"]: r["status"] for r in results},
                   measured_wall_seconds=wall_s)

@@ -68,9 +68,13 @@ class Table:
     smoke_steps: int
     notes: tuple[str, ...] = ()
     needs_cifar: bool = False  # CIFAR-10 files must be under data.path
+    smoke_metrics: tuple[str, ...] = ()  # the metrics at toy size, when they differ
 
     def row(self, label: str) -> Row:
         return next(r for r in self.rows if r.label == label)
+
+    def metrics_for(self, smoke: bool) -> tuple[str, ...]:
+        return self.smoke_metrics if smoke and self.smoke_metrics else self.metrics
 
 
 # RelGAN's networks at the paper's sizes (the text recipes' descriptions: head size 256, 64
@@ -150,7 +154,7 @@ TABLES: dict[str, Table] = {
                "no published number of this table is in our sources (METHOD-NOTES.md quotes "
                "TextGAN's NLL_gen range 2.2-2.5, not a row of the paper): every cell is '–'",
                "150 MLE epochs are counted as on COCO (23,438 steps); EMNLP News has ~270,000 "
-               "sentences, so that is fewer epochs: --set pretrain.steps=N to change",
+               "sentences, so that is fewer epochs: --pretrain-steps N to change",
                _ORACLE_NOTES[0], _ORACLE_NOTES[1])),
     "yelp": Table(
         name="yelp", title="text style transfer, Yelp (BLEU-4 x100 against the human references)",
@@ -166,8 +170,9 @@ TABLES: dict[str, Table] = {
         pretrain=Stage("style.autoencoder_steps", 7 * 1_000, ("style.autoencoder_steps=0",),
                        smoke_steps=20),
         smoke=("style.hidden=16", "style.z_dim=8", "style.c_dim=4", "style.embed_dim=8",
-               "style.critic_hidden=16", "style.classifier_filters=4", "data.batch_size=16",
-               "eval.n_samples=64", "log.every=1"),
+               "style.critic_hidden=16", "style.classifier_filters=4",
+               "style.eval_classifier_epochs=1", "data.batch_size=16", "eval.n_samples=64",
+               "log.every=1"),
         smoke_steps=3,
         notes=("BLEU is stored as a fraction (0.3345 = the paper's 33.45)",
                "the papers train 7 + 23 epochs on the full 444K-sentence training split; the "
@@ -177,8 +182,10 @@ TABLES: dict[str, Table] = {
                "style accuracy: no published number is in our sources", _ORACLE_NOTES[0])),
     "cifar10": Table(
         name="cifar10", title="CIFAR-10, ResNet (the authors' released setting)",
-        recipe="cifar10-resnet", settings=("data.batch_size=32",), steps=100_000,
-        seeds=(0, 1, 2), metrics=("is", "fid"),
+        recipe="cifar10-resnet",
+        settings=("data.batch_size=32", "eval.extractor=inception", "eval.n_samples=50000"),
+        steps=100_000, seeds=(0, 1, 2), metrics=("is/inception", "fid/inception"),
+        smoke_metrics=("kid/pixels", "swd/pixels"),
         rows=(Row("WGAN-GP", "wgan-gp"), Row("CT-GAN", "ct-gan"),
               Row("ours", "ppo-gan-authors")),
         pretrain=None,
@@ -187,6 +194,9 @@ TABLES: dict[str, Table] = {
         smoke_steps=3, needs_cifar=True,
         notes=("needs the CIFAR-10 files under data.path",
                "no published IS / FID of the paper is in our sources: every cell is '–'",
+               "IS and FID with the Inception network on 50,000 samples, as the authors' code "
+               "(METHOD-NOTES.md); needs the images extra (torch-fidelity) and its weights; "
+               "--smoke uses pixel features (KID, SWD) instead",
                "100,000 iterations: the cifar10-resnet recipe's budget; the authors' is not in "
                "our sources", "batch 32: the authors' released code (METHOD-NOTES.md)",
                _ORACLE_NOTES[0])),
