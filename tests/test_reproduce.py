@@ -20,7 +20,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 @pytest.mark.slow
 def test_smoke_oracle20_two_methods_then_resume_skips_finished_runs(tmp_path, capsys):
     out = tmp_path / "rep"
-    args = ["reproduce", "oracle20", "--smoke", "--methods", "relgan,wgan-gp", "--out", str(out)]
+    args = ["reproduce", "oracle20", "--smoke", "--methods", "relgan,wgan-gp", "--out", str(out),
+            "--probe-iters", "1"]
     assert main(args) == 0
     first = capsys.readouterr()
     assert "expected wall time:" in first.out and "probe: relgan" in first.err
