@@ -60,6 +60,33 @@ def _command_list(sub: argparse._SubParsersAction) -> str:
     return "commands:\n" + "\n".join(f"  {a.dest:{width}s}{a.help}" for a in actions)
 
 
+def _add_reproduce_parser(sub: argparse._SubParsersAction) -> None:
+    from stablegan.reproduce.tables import table_names
+
+    p = sub.add_parser("reproduce", help="a table of the paper at its published settings, "
+                       "beside the published numbers")
+    p.add_argument("name", metavar="NAME", help=f"one of: {', '.join(table_names())}")
+    p.add_argument("--smoke", action="store_true",
+                   help="the same pipeline at a toy size (about a minute on a CPU)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="probe the costs, print the plan and the expected wall time, stop")
+    p.add_argument("--out", help="output directory (default runs/reproduce-NAME[-smoke]; rerun "
+                   "the same command to resume)")
+    p.add_argument("--jobs", type=int, help="runs at once (default: as many as fit in GPU "
+                   "memory; on a CPU one per core)")
+    p.add_argument("--methods", help="comma list of the table's rows (label or method), e.g. "
+                   "relgan,wgan-gp; the pre-training row always runs")
+    p.add_argument("--seeds", help="comma list of seeds (default: the table's; --smoke: 0)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting of every run, e.g. --set data.path=DIR")
+    p.add_argument("--steps", type=int, help="adversarial iterations per method run "
+                   "(default: the table's published budget)")
+    p.add_argument("--pretrain-steps", type=int, help="pre-training steps per seed (default: "
+                   "the table's)")
+    p.add_argument("--probe-iters", type=int, help="timed steps per phase in the probe "
+                   "(default 3; --smoke 2)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stablegan", description=DESCRIPTION,
                                      usage="%(prog)s [-h] [--version] [--debug] COMMAND ...",
@@ -107,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, help="parallel runs (default: number of cores)")
     p.add_argument("--evals", type=int, default=10, help="evaluations per run (for curves.png)")
     p.add_argument("--out", required=True, help="output directory (rerun to resume)")
+
+    _add_reproduce_parser(sub)
 
     p = sub.add_parser("demo", help="ppo-gan, ppo-gan-reweight and WGAN-GP at equal compute "
                        "on the ring (`make demo`)")
@@ -411,6 +440,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from stablegan.reproduce.tables import get_table
+
+    get_table(args.name)  # a bad NAME answers before torch is imported
+    if args.jobs is not None and args.jobs < 1:
+        raise StableganError(f"--jobs must be >= 1, got {args.jobs}")
+    from stablegan.reproduce.run import reproduce
+
+    reproduce(args.name, args.out, smoke=args.smoke, dry_run=args.dry_run, jobs=args.jobs,
+              methods=_csv(args.methods, "methods") if args.methods else None,
+              seeds=_csv(args.seeds, "seeds", int) if args.seeds else None,
+              overrides=args.overrides, probe_iters=args.probe_iters, steps=args.steps,
+              pretrain_steps=args.pretrain_steps)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from stablegan.demo import METHODS, run_demo
 
@@ -448,7 +493,7 @@ COMMANDS = {"classifier": cmd_classifier,
             "compare": cmd_compare, "demo": cmd_demo, "diagnose": cmd_diagnose,
             "report": cmd_report, "train": cmd_train, "sample": cmd_sample, "eval": cmd_eval,
             "recipes": cmd_recipes, "methods": cmd_methods, "transfer": cmd_transfer,
-            "config": cmd_config}
+            "config": cmd_config, "reproduce": cmd_reproduce}
 
 
 def _is_out_of_memory(err: BaseException) -> bool:

@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("stablegan.training",),
     ("stablegan.compare", "stablegan.diagnose", "stablegan.style_transfer",
      "stablegan.reports.html"),
+    ("stablegan.reproduce",),  # the paper's tables: runs through compare
     ("stablegan", "stablegan.cli", "stablegan.__main__"),
 ]
 
