@@ -638,7 +638,11 @@ def test_style_adversary_ratio_clipping_sign(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("method,values", [
     # the last logged row (step 3) of 98c1492, the code before the style adversary, on this
-    # corpus: 2 autoencoder steps, 3 iterations with the sentence critic
+    # corpus: 2 autoencoder steps, 3 iterations with the sentence critic. Recorded on an Intel
+    # (AVX-512) machine; on an AMD EPYC one the BLAS kernels round differently and ppo-gan's
+    # row reads loss/d 4.26280, loss/adv -0.31623, loss/g 4.12547 (after 3 GAN iterations),
+    # hence rel 1e-4 / abs 1e-3: a changed draw or formula moves these by far more
+    # (benchmarks/same_numbers.sh compares code against code bit for bit on one machine)
     ("nsgan", {"loss/d": 1.3954908847808838, "loss/adv": 0.5541895627975464,
                "loss/g": 5.125441551208496}),
     ("ppo-gan", {"loss/d": 4.2628865242004395, "loss/adv": -0.31671279668807983,
@@ -654,7 +658,7 @@ def test_prior_adversary_gives_the_numbers_before_issue_18(tmp_path: Path, metho
     last = rows(tmp_path / "run" / "metrics.jsonl")[-1]
     assert last["step"] == 3 and "adversary/accuracy" not in last
     for key, want in values.items():
-        assert last[key] == pytest.approx(want, rel=1e-6, abs=1e-7), key
+        assert last[key] == pytest.approx(want, rel=1e-4, abs=1e-3), key
 
 
 # ------------------------------------------------------------------------------ z probe
