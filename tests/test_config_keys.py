@@ -393,3 +393,23 @@ def test_the_readme_check_catches_a_key_that_is_gone() -> None:
     assert _expand("data.name/path") == ["data.name", "data.path"]
     assert _expand("data.class_folders=true") == ["data.class_folders"]
     assert "objective.los" not in set(all_keys())
+
+
+def test_the_style_task_refuses_its_impossible_ratio_options_when_the_config_is_built(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The style section's validation (not the method, at build time) refuses the exact ratio
+    and per_phase with the sentence critic for style data under clipping, so `stablegan config`
+    says so before anything runs; the same keys are fine for other data."""
+    style = ["--recipe", "text-style", "--set", "method=ppo-gan"]
+    assert main(["config", *style, "--set", "variational.ratio=exact", "variational.ratio"]) == 2
+    err = capsys.readouterr().err
+    assert "'variational.ratio' = exact" in err and "classifier_same_x" in err
+    assert main(["config", *style, "--set", "variational.classifier_schedule=per_phase",
+                 "--set", "style.sentence_critic=true", "style"]) == 2
+    assert "per_phase" in capsys.readouterr().err
+    assert main(["config", *style, "--set", "variational.ratio=classifier_same_x",
+                 "variational.ratio"]) == 0
+    assert main(["config", "--recipe", "oracle", "--set", "method=ppo-gan", "--set",
+                 "variational.ratio=exact", "variational.ratio"]) == 0
+    assert main(["config", *style, "--set", "method=nsgan", "--set", "variational.ratio=exact",
+                 "variational.ratio"]) == 0  # no clipping: the ratio keys do not apply

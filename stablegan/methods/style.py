@@ -56,8 +56,10 @@ Phases:
   scores its reals, ids, and fakes, soft one-hots, in separate passes), ``classifier_schedule``,
   ``classifier_warmup`` (R and RS steps after the critic warm-up), ``classifier_lr_divide`` (G,
   R and RS at lr / n_gen), ``target_kl``, ``ratio_gradient``, ``advantage``, ``clip_mode``,
-  ``eps``. Refused (:func:`check_variational`): ``ratio=exact`` (codes have no likelihood) and
-  ``per_phase`` with the sentence critic (RS trains on each step's soft transfers).
+  ``eps``. Refused by the style section's validation when the config is built
+  (:func:`stablegan.taskconfig.style.validate_style`, so ``stablegan config`` and ``train`` say
+  it before anything runs): ``ratio=exact`` (codes have no likelihood) and ``per_phase`` with
+  the sentence critic (RS trains on each step's soft transfers).
 
 The Gumbel temperature tau starts at ``style.tau_start`` and is multiplied by ``style.tau_decay``
 every ``style.tau_every`` adversarial steps (0: one data epoch), floor ``style.tau_min``.
@@ -103,26 +105,6 @@ def gumbel_temperature(step: int, cfg: Any, steps_per_epoch: int) -> float:
     return max(st.tau_min, st.tau_start * st.tau_decay ** (step // every))
 
 
-def check_variational(cfg: Config) -> None:
-    """Refuse the ``variational.*`` settings that cannot apply to style transfer under ratio
-    clipping (every other one applies: see :class:`StyleMethod`)."""
-    v = cfg.variational
-    if not v.clip:
-        return
-    if v.ratio == "exact":
-        raise ConfigError("config key 'variational.ratio' = exact needs a generator with a "
-                          "tractable likelihood of its samples; the style autoencoder's content "
-                          "codes (and its soft sentences) have none",
-                          hint="use variational.ratio=classifier or classifier_same_x")
-    if v.classifier_schedule == "per_phase" and cfg.style.sentence_critic:
-        raise ConfigError("config key 'variational.classifier_schedule' = per_phase takes the "
-                          "ratio classifiers' steps before the generator moves, but the sentence "
-                          "critic's ratio classifier RS trains on each generator step's soft "
-                          "transfers",
-                          hint="use variational.classifier_schedule=per_step with "
-                               "style.sentence_critic=true")
-
-
 @contextlib.contextmanager
 def flush_denormals(device: torch.device) -> Iterator[None]:
     """On CPU, flush denormal floats to zero inside the block (and back to IEEE behaviour,
@@ -161,7 +143,6 @@ class StyleMethod(GANMethod):
             self.pair: LatentPair | StylePair = StylePair(self, st.adversary_real)
         else:
             self.pair = LatentPair(self)
-        check_variational(cfg)
         self.C = (classifier or task.build_classifier(cfg.model)).to(self.device)
         self._add("C", self.C, st.classifier_lr)
         v = cfg.variational

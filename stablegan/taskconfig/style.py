@@ -84,6 +84,18 @@ def validate_style(cfg: Any) -> None:
           "and style.tau_min must be > 0")
     check(0.0 < st.tau_decay <= 1.0, "style.tau_decay", "must be in (0, 1]")
     check(st.classifier_lr > 0, "style.classifier_lr", "must be a positive learning rate")
+    v = cfg.variational
+    if cfg.data.name in STYLE_DATA and v.clip:  # the ratio options that cannot apply to style
+        check(v.ratio != "exact", "variational.ratio",
+              "= exact needs a generator with a tractable likelihood of its samples; the style "
+              "autoencoder's content codes (and its soft sentences) have none",
+              hint="use variational.ratio=classifier or classifier_same_x")
+        check(not (v.classifier_schedule == "per_phase" and st.sentence_critic),
+              "variational.classifier_schedule",
+              "= per_phase takes the ratio classifiers' steps before the generator moves, but the "
+              "sentence critic's ratio classifier RS trains on each generator step's soft "
+              "transfers", hint="use variational.classifier_schedule=per_step with "
+                                "style.sentence_critic=true")
 
 
 def register(schema: Schema) -> None:
