@@ -73,6 +73,15 @@ def test_preregistered_grid_is_the_scripts_grid() -> None:
     assert f"**{s.PRETRAIN:,} steps**" in md
     assert f"Seeds {', '.join(map(str, s.SEEDS[:-1]))}, {s.SEEDS[-1]}" in md
     assert f"{s.EVERY} updates" in md
+    # round 2's table: V, beta_max, g_lr, budget, beta_steps and seeds of ROUND2
+    two = md.split("## Round 2")[1].split("\n\n")[2]
+    found = re.findall(r"^\| ([A-Z]) \| (\d+) \| ([\d.]+) \| ([\de.-]+) \| (\d+) updates[^|]*\| "
+                       r"(\d+) \| ([\d, ]+) \|$", two, re.M)
+    assert [(n, int(v), float(b), float(lr), int(k), int(bs), tuple(map(int, sd.split(","))))
+            for n, v, b, lr, k, bs, sd in found] == \
+        [(x.name, x.vocab, x.beta_max, x.g_lr, x.batches, x.beta_steps, x.seeds)
+         for x in s.ROUND2]
+    assert not set(s.ROUND2[0].seeds) & set(s.SEEDS)  # round 2 runs on fresh seeds
 
 
 def _row(s: ModuleType, name: str, rel: list[float] | None, mle: list[float]) -> dict:
