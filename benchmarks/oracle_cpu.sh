@@ -15,19 +15,23 @@
 set -euo pipefail
 OUT=${OUT:-/work/bench/oracle/main}
 SEARCH=${SEARCH:-}
-SEEDS=${SEEDS:-0,1,2}
 JOBS=${JOBS:-2}
-BATCHES=${BATCHES:-1200}
-EVERY=${EVERY:-50}  # iterations between evaluations (relgan, wgan-gp: 300 updates)
+# the chosen setting's seeds, budget, evaluation interval and mle folder (oracle_cpu_search.py)
+read -r CHOSEN C_SEEDS C_BATCHES C_EVERY MLE_FOLDER <<< "$(python -c "
+import sys; sys.path.insert(0, 'benchmarks'); import oracle_cpu_search as s
+c = s.chosen()
+print(c.name, ','.join(map(str, c.seeds)), c.batches, s.EVERY * c.batches // 1200 // 6, c.mle_folder)")"
+SEEDS=${SEEDS:-$C_SEEDS}
+BATCHES=${BATCHES:-$C_BATCHES}
+EVERY=${EVERY:-$C_EVERY}  # iterations between evaluations (relgan, wgan-gp: EVERY * 6 updates)
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 COMMON=(--set log.progress=false --set log.tensorboard=false --set eval.n_samples=500)
 METHODS=${METHODS:-"wgan-gp,ppo-gan-reweight,ppo-gan-text-authors,ppo-gan+variational.ratio=exact+variational.advantage=centered"}
 mkdir -p "$OUT/cmp"
 V=$(python -c "from stablegan.recipes import load_config; print(load_config('oracle-cpu').data.oracle_vocab)")
-CHOSEN=$(python -c "import sys; sys.path.insert(0, 'benchmarks'); import oracle_cpu_search as s; print(s.CHOSEN)")
 PRE="$OUT/pretrained"
 if [ -n "$SEARCH" ]; then
-  for link in "$PRE=$SEARCH/V$V/pretrained" "$OUT/cmp/mle=$SEARCH/V$V/cmp/mle" \
+  for link in "$PRE=$SEARCH/V$V/pretrained" "$OUT/cmp/mle=$SEARCH/$MLE_FOLDER/cmp/mle" \
               "$OUT/cmp/relgan=$SEARCH/$CHOSEN/cmp/relgan"; do
     [ -e "${link%%=*}" ] || ln -s "${link#*=}" "${link%%=*}"
   done

@@ -1,6 +1,7 @@
 """Curves and Fig. 1-style stability plots of a benchmarks/oracle_cpu.sh output folder.
 
     python benchmarks/oracle_cpu_plot.py /work/bench/oracle/main --out-dir DIR
+    python benchmarks/oracle_cpu_plot.py --search /work/bench/oracle/search --out-dir DIR
 
 ``curves.png``: NLL_oracle, NLL_gen (training set), BLEU-3 and self-BLEU-3 against minibatch
 updates, mean ± std over seeds, every method including the maximum-likelihood continuation;
@@ -9,12 +10,15 @@ each curve starts at the shared pre-trained start (0 updates) and ends at the fi
 method, log scale (re-weighting: ppo-gan-reweight and the exact-ratio ppo-gan against wgan-gp,
 the same WGAN-GP critic without it), and the ratio's statistics (mean, std, clip fraction,
 approximate KL) of the rows that clip, against minibatch updates.
+``--search``: ``search.png``, NLL_oracle against updates of every setting of the pre-registered
+search (benchmarks/oracle_cpu_search.md) beside the mle continuation it was compared with.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +106,46 @@ def plot(root: Path, out_dir: Path) -> tuple[Path, Path]:
     return curves, stability
 
 
+def plot_search(root: Path, out_dir: Path) -> Path:
+    """One panel per maximum-likelihood continuation of the search: it and every relgan setting
+    compared with it, NLL_oracle mean ± std over seeds from the shared start."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import oracle_cpu_search as search
+
+    panels: dict[str, list[Any]] = {}
+    for s in (*search.SETTINGS, *search.ROUND2):
+        panels.setdefault(s.mle_folder, []).append(s)
+    fig = Figure(figsize=(5.2 * len(panels), 4.2))
+    FigureCanvasAgg(fig)
+    for i, (folder, settings) in enumerate(panels.items()):
+        start = json.loads((root / f"V{settings[0].vocab}" / "pretrained" / "eval.json")
+                           .read_text())
+        runs = {"mle": [eval_rows(root / folder / "cmp" / "mle" / f"seed{k}", start)
+                        for k in settings[0].seeds]}
+        for s in settings:
+            name = f"relgan {s.name} (beta_max {s.beta_max:g}, g_lr {s.g_lr:g})"
+            runs[name] = [eval_rows(root / s.name / "cmp" / "relgan" / f"seed{k}", start)
+                          for k in s.seeds]
+        runs = {k: [r for r in v if len(r) > 1] for k, v in runs.items()}
+        _panel(fig, i + 1, (1, len(panels)), "nll_oracle", runs)
+        seeds = ", ".join(map(str, settings[0].seeds))
+        fig.axes[-1].set_title(f"NLL_oracle, V {settings[0].vocab}, {settings[0].batches} "
+                               f"updates, seeds {seeds}", fontsize=9)
+    fig.tight_layout()
+    path = out_dir / "search.png"
+    fig.savefig(path, dpi=110)
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("root", type=Path)
     ap.add_argument("--out-dir", type=Path, help="where the PNGs go (default ROOT)")
+    ap.add_argument("--search", action="store_true", help="ROOT is the search's output")
     args = ap.parse_args()
+    if args.search:
+        print(plot_search(args.root, args.out_dir or args.root))
+        return
     for path in plot(args.root, args.out_dir or args.root):
         print(path)
 

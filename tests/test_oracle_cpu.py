@@ -43,14 +43,14 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_recipe_holds_the_chosen_setting_and_the_search_budget() -> None:
     s = search()
-    chosen = {x.name: x for x in s.SETTINGS}[s.CHOSEN]
+    chosen = s.chosen()
     cfg = load_config("oracle-cpu")
     assert cfg.method == "relgan" and cfg.data.name == "oracle" and cfg.data.max_len == 20
     assert cfg.data.oracle_vocab == chosen.vocab
     assert cfg.model.beta_max == chosen.beta_max and cfg.optim.g_lr == chosen.g_lr
-    assert cfg.model.beta_steps == 0  # annealed over the run's iterations, as searched
+    assert cfg.model.beta_steps == chosen.beta_steps  # the annealing path searched
     assert cfg.pretrain.steps == s.PRETRAIN
-    assert cfg.steps * (cfg.schedule.n_critic + cfg.schedule.n_gen) == s.BATCHES
+    assert cfg.steps * (cfg.schedule.n_critic + cfg.schedule.n_gen) == chosen.batches
     assert "oracle_cpu_search.md" in recipe_dict("oracle-cpu")["description"]
     # the per-method fragments resolve: the authors' schedule, the same-x classifier ratio
     authors = load_config("oracle-cpu", overrides=["method=ppo-gan-text-authors"])
