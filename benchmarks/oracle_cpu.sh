@@ -11,7 +11,9 @@
 # text settings: classifier ratio, reference clip, their temperature) and ppo-gan with the exact
 # ratio (centred advantage of the relaxed sample, issue 18). Then the table (text_summary.py) and
 # the curves / stability plots (oracle_cpu_plot.py). Resumable: rerun the same command.
-# Without SEARCH (or with SEEDS other than the search's), mle and relgan are run here too.
+# Without SEARCH, mle and relgan are run here too (from OUT/pretrained: trained here unless it
+# holds a finished run, e.g. a link to the search's start); e.g. a confirmation on new seeds:
+#   SEEDS=6,7,8 METHODS=relgan OUT=/work/bench/oracle/confirm bash benchmarks/oracle_cpu.sh
 set -euo pipefail
 OUT=${OUT:-/work/bench/oracle/main}
 SEARCH=${SEARCH:-}
@@ -41,17 +43,17 @@ else
     python -m stablegan train --recipe oracle-cpu --steps 0 --seed 0 --out "$PRE" \
       "${COMMON[@]}" "${resume[@]}"
   fi
-  METHODS="relgan,$METHODS"
+  case ",$METHODS," in *,relgan,*) ;; *) METHODS="relgan,$METHODS" ;; esac
 fi
 IFS=, read -ra seeds <<< "$SEEDS"
 for seed in "${seeds[@]}"; do  # MLE at equal compute: BATCHES more maximum-likelihood steps
   dir="$OUT/cmp/mle/seed$seed"
   if [ ! -f "$dir/eval.json" ]; then
     rm -rf "$dir"
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done  # JOBS at a time
     python -m stablegan train --recipe oracle-cpu --steps 0 --seed "$seed" --out "$dir" \
       --set "pretrain.init_from=$PRE" --set pretrain.steps="$BATCHES" \
       --set pretrain.eval_every=$((EVERY * 6)) "${COMMON[@]}" &
-    if [ "$JOBS" -le 1 ]; then wait; fi
   fi
 done
 wait

@@ -4,8 +4,9 @@
     python benchmarks/oracle_cpu_plot.py --search /work/bench/oracle/search --out-dir DIR
 
 ``curves.png``: NLL_oracle, NLL_gen (training set), BLEU-3 and self-BLEU-3 against minibatch
-updates, mean ± std over seeds, every method including the maximum-likelihood continuation;
-each curve starts at the shared pre-trained start (0 updates) and ends at the final evaluation.
+updates, mean ± std over seeds (the band: the population std of the seeds' interpolated
+curves), every method including the maximum-likelihood continuation; each curve starts at the
+shared pre-trained start (0 updates) and ends at the final evaluation.
 ``stability.png``: the critic's rolling loss variance (``loss_var/d``) of every adversarial
 method, log scale (re-weighting: ppo-gan-reweight and the exact-ratio ppo-gan against wgan-gp,
 the same WGAN-GP critic without it), and the ratio's statistics (mean, std, clip fraction,
@@ -34,9 +35,17 @@ ORDER = ("mle", "relgan", "wgan-gp", "ppo-gan-reweight", "ppo-gan-text-authors")
 
 
 def label(method: str) -> str:
-    if method.startswith("ppo-gan+") and "ratio=exact" in method:
+    """``ppo-gan+variational.ratio=exact+...`` (or its folder name, ``_`` for ``+``) -> a name."""
+    if method.startswith("ppo-gan") and "ratio=exact" in method:
         return "ppo-gan, exact ratio"
     return {"ppo-gan-text-authors": "ppo-gan-text-authors (classifier ratio)"}.get(method, method)
+
+
+def color(method: str) -> str:
+    """One colour per method in every figure."""
+    if method.startswith("ppo-gan") and "ratio=exact" in method:
+        return f"C{len(ORDER)}"
+    return f"C{ORDER.index(method)}" if method in ORDER else "C9"
 
 
 def methods(root: Path) -> list[str]:
@@ -66,16 +75,17 @@ def _panel(fig: Figure, at: int, shape: tuple[int, int], key: str,
         if n == 0:
             continue
         drawn += 1
+        c = color(method) if method in ORDER or "ratio=exact" in method else f"C{j}"
         ax.plot(grid, mean, "-", marker="o" if len(grid) < 30 else None, markersize=3,
-                color=f"C{j}", label=f"{label(method)} (n={n})")
-        ax.fill_between(grid, mean - std, mean + std, color=f"C{j}", alpha=0.2)
+                color=c, label=f"{label(method)} (n={n})")
+        ax.fill_between(grid, mean - std, mean + std, color=c, alpha=0.2)
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("minibatch updates (D + G + C)")
     ax.set_title(f"{key} (mean ± std over seeds)", fontsize=10)
     ax.grid(alpha=0.3)
     if drawn:
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6.5)
 
 
 def plot(root: Path, out_dir: Path) -> tuple[Path, Path]:
