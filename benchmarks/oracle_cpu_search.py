@@ -1,13 +1,15 @@
 """The pre-registered search of issue 21.1 (benchmarks/oracle_cpu_search.md): its settings, the
 selection rule, and the table of what each setting gave.
 
-    python benchmarks/oracle_cpu_search.py settings           # one line per setting, for the .sh
-    python benchmarks/oracle_cpu_search.py table ROOT         # markdown table + the rule's choice
-    python benchmarks/oracle_cpu_search.py decide ROOT        # the chosen setting, or nothing
+    python benchmarks/oracle_cpu_search.py settings [--round 2]   # one line per setting (.sh)
+    python benchmarks/oracle_cpu_search.py table ROOT [--round 2] # markdown table + the choice
+    python benchmarks/oracle_cpu_search.py decide ROOT [--round 2] # the chosen setting, or nothing
 
 ROOT is the search's output folder (``OUT`` of oracle_cpu_search.sh): ``V<v>/pretrained``,
-``V<v>/cmp/mle/seed<s>`` (the maximum-likelihood continuation of that start) and
-``<setting>/cmp/relgan/seed<s>``, each run with ``eval.json`` and ``wall_s`` beside its folder.
+``V<v>/cmp/mle/seed<s>`` (the maximum-likelihood continuation of that start; round 2's, at its
+own budget, ``V<v>-b<batches>/cmp/mle``) and ``<setting>/cmp/relgan/seed<s>``, each run with
+``eval.json`` and ``wall_s`` beside its folder. Round 2 (settings F, G) was pre-registered after
+round 1 had run and before any of its own runs, on fresh seeds (the .md says why).
 """
 
 from __future__ import annotations
@@ -34,10 +36,20 @@ class Setting:
     vocab: int  # data.oracle_vocab
     beta_max: float  # model.beta_max (annealed exp from 1 over the run's iterations)
     g_lr: float  # optim.g_lr of the adversarial phase
+    batches: int = BATCHES  # minibatch updates per run (relgan and mle alike)
+    beta_steps: int = 0  # model.beta_steps: annealing length N (0 = the run's iterations)
+    seeds: tuple[int, ...] = SEEDS
 
     def overrides(self) -> list[str]:
         return [f"data.oracle_vocab={self.vocab}", f"model.beta_max={self.beta_max:g}",
-                f"optim.g_lr={self.g_lr:g}"]
+                f"optim.g_lr={self.g_lr:g}", f"model.beta_steps={self.beta_steps}"]
+
+    @property
+    def mle_folder(self) -> str:
+        """The maximum-likelihood continuation it is compared with (shared by equal V, budget
+        and seeds)."""
+        same = self.batches == BATCHES and self.seeds == SEEDS
+        return f"V{self.vocab}" if same else f"V{self.vocab}-b{self.batches}"
 
 
 # the fixed order of the selection rule: RelGAN's published learning rate first, then beta_max
@@ -50,15 +62,28 @@ SETTINGS = (
     Setting("E", 500, 1000.0, 1e-3),
 )
 
+# round 2 (pre-registered after round 1, before its own runs): C and D stopped after their first
+# 300 updates (50 iterations, beta on the same path: N = 200), on fresh seeds 3, 4, 5
+ROUND2 = (
+    Setting("F", 1000, 100.0, 1e-3, batches=300, beta_steps=200, seeds=(3, 4, 5)),
+    Setting("G", 1000, 1000.0, 1e-3, batches=300, beta_steps=200, seeds=(3, 4, 5)),
+)
+ROUNDS = {1: SETTINGS, 2: ROUND2}
+
 # the setting the rule chose (benchmarks/oracle_cpu_search.md, "Results"): recipe oracle-cpu's
 # defaults; tests/test_oracle_cpu.py checks that the recipe holds it
-CHOSEN = "A"
+CHOSEN = "F"
 
 
-def _finals(runs: Path) -> tuple[list[float], list[float]]:
+def chosen() -> Setting:
+    """The setting named CHOSEN, of either round."""
+    return {s.name: s for s in (*SETTINGS, *ROUND2)}[CHOSEN]
+
+
+def _finals(runs: Path, seeds: Sequence[int]) -> tuple[list[float], list[float]]:
     """NLL_oracle of each finished seed's final generator and each run's wall seconds."""
     vals, walls = [], []
-    for seed in SEEDS:
+    for seed in seeds:
         ev = runs / f"seed{seed}" / "eval.json"
         if ev.is_file():
             vals.append(float(json.loads(ev.read_text())["nll_oracle"]))
@@ -76,7 +101,7 @@ def row(setting: Setting, rel: list[float], mle: list[float], rel_wall: Sequence
         mle_wall: Sequence[float] = ()) -> dict[str, object]:
     """One setting's line: relgan and mle final NLL_oracle per seed -> (mean, sample std), the
     gap mle - relgan, the larger std, their ratio and whether the gap exceeds SIGMAS stds."""
-    done = len(rel) == len(SEEDS) and len(mle) == len(SEEDS)
+    done = len(rel) == len(setting.seeds) and len(mle) == len(setting.seeds)
     out: dict[str, object] = {"setting": setting, "done": done, "n_relgan": len(rel),
                               "n_mle": len(mle)}
     if done:
@@ -90,12 +115,12 @@ def row(setting: Setting, rel: list[float], mle: list[float], rel_wall: Sequence
     return out
 
 
-def rows(root: Path) -> list[dict[str, object]]:
+def rows(root: Path, settings: Sequence[Setting] = SETTINGS) -> list[dict[str, object]]:
     """Every setting's :func:`row` from the runs under ``root``."""
     out = []
-    for s in SETTINGS:
-        rel, rel_wall = _finals(root / s.name / "cmp" / "relgan")
-        mle, mle_wall = _finals(root / f"V{s.vocab}" / "cmp" / "mle")
+    for s in settings:
+        rel, rel_wall = _finals(root / s.name / "cmp" / "relgan", s.seeds)
+        mle, mle_wall = _finals(root / s.mle_folder / "cmp" / "mle", s.seeds)
         out.append(row(s, rel, mle, rel_wall, mle_wall))
     return out
 
@@ -142,14 +167,17 @@ def main() -> None:
     ap.add_argument("what", choices=("settings", "table", "decide"))
     ap.add_argument("root", type=Path, nargs="?")
     ap.add_argument("--final", action="store_true", help="the search is over: apply the fallback")
+    ap.add_argument("--round", type=int, choices=sorted(ROUNDS), default=1)
     args = ap.parse_args()
+    settings = ROUNDS[args.round]
     if args.what == "settings":
-        for s in SETTINGS:
-            print(s.name, s.vocab, " ".join(s.overrides()))
+        for s in settings:
+            print(s.name, s.vocab, s.batches, ",".join(map(str, s.seeds)), s.mle_folder,
+                  " ".join(s.overrides()))
         return
     if args.root is None:
         ap.error("ROOT is needed")
-    table = rows(args.root)
+    table = rows(args.root, settings)
     chosen, why = decide(table, args.final)
     if args.what == "table":
         print(markdown(table))

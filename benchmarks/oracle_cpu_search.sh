@@ -5,7 +5,9 @@
 # start, 3 seeds, 1,200 minibatch updates each; stops at the first setting the rule accepts.
 #
 #   OUT=/work/bench/oracle/search JOBS=2 DEADLINE=20:58 bash benchmarks/oracle_cpu_search.sh
+#   OUT=/work/bench/oracle/search JOBS=2 ROUND=2 bash benchmarks/oracle_cpu_search.sh
 #
+# ROUND=2: the second round (settings F, G: fresh seeds 3-5, 300 updates; the .md says why).
 # DEADLINE (HH:MM, UTC): no run of a new setting is started after it (the .md's time cap).
 # Resumable: rerun the same command; finished runs (eval.json) are kept, unfinished ones redone.
 # Each run's wall seconds go to <run dir>.wall_s, its output to <run dir>.log.
@@ -13,11 +15,12 @@ set -euo pipefail
 OUT=${OUT:-/work/bench/oracle/search}
 JOBS=${JOBS:-2}
 DEADLINE=${DEADLINE:-}
+ROUND=${ROUND:-1}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 PY=benchmarks/oracle_cpu_search.py
-read -r BATCHES PRETRAIN EVERY <<< "$(python -c "
+read -r PRETRAIN EVERY <<< "$(python -c "
 import sys; sys.path.insert(0, 'benchmarks'); import oracle_cpu_search as s
-print(s.BATCHES, s.PRETRAIN, s.EVERY)")"
+print(s.PRETRAIN, s.EVERY)")"
 COMMON=(--recipe oracle-cpu --set log.progress=false --set log.tensorboard=false
         --set eval.n_samples=500)
 mkdir -p "$OUT"
@@ -36,7 +39,7 @@ slot() {  # wait until fewer than JOBS runs of ours are in flight
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
 }
 
-decided() { [ -n "$(python "$PY" decide "$OUT")" ]; }
+decided() { [ -n "$(python "$PY" decide "$OUT" --round "$ROUND")" ]; }
 
 past_deadline() {
   [ -n "$DEADLINE" ] && [ "$(date -u +%H:%M)" \> "$DEADLINE" ]
@@ -48,7 +51,9 @@ pretrained() {  # V: the shared start of vocabulary V (seed 0), in the foregroun
 }
 
 declare -A mle_queued=()
-while read -r name vocab sets; do
+while read -r name vocab batches seedlist mle sets; do
+  IFS=, read -ra seeds <<< "$seedlist"
+  every=$(( EVERY * batches / 1200 ))  # 4 periodic evaluations per run
   decided && break
   if past_deadline; then echo "deadline $DEADLINE passed: $name and later not started"; break; fi
   pre="$OUT/V$vocab/pretrained"
@@ -57,26 +62,26 @@ while read -r name vocab sets; do
     decided && break
     pretrained "$vocab"
   fi
-  if [ -z "${mle_queued[$vocab]:-}" ]; then
-    mle_queued[$vocab]=1
-    for seed in 0 1 2; do
+  if [ -z "${mle_queued[$mle]:-}" ]; then
+    mle_queued[$mle]=1
+    for seed in "${seeds[@]}"; do
       slot
-      timed "$OUT/V$vocab/cmp/mle/seed$seed" --steps 0 --seed "$seed" \
+      timed "$OUT/$mle/cmp/mle/seed$seed" --steps 0 --seed "$seed" \
         --set "data.oracle_vocab=$vocab" --set "pretrain.init_from=$pre" \
-        --set "pretrain.steps=$BATCHES" --set "pretrain.eval_every=$EVERY" &
+        --set "pretrain.steps=$batches" --set "pretrain.eval_every=$every" &
     done
   fi
   read -ra overrides <<< "$sets"
   args=(); for o in "${overrides[@]}"; do args+=(--set "$o"); done
-  for seed in 0 1 2; do
+  for seed in "${seeds[@]}"; do
     slot
     decided && break 2  # an earlier setting was accepted: nothing more is started
     # relgan: 5 critic steps + 1 generator step = 6 minibatch updates per iteration
-    timed "$OUT/$name/cmp/relgan/seed$seed" --steps $((BATCHES / 6)) --seed "$seed" \
+    timed "$OUT/$name/cmp/relgan/seed$seed" --steps $((batches / 6)) --seed "$seed" \
       "${args[@]}" --set "pretrain.init_from=$pre" --set pretrain.steps=0 \
-      --set "eval.every=$((EVERY / 6))" &
+      --set "eval.every=$((every / 6))" &
   done
-done < <(python "$PY" settings)
+done < <(python "$PY" settings --round "$ROUND")
 wait
 final=(); decided || final=(--final)
-python "$PY" table "$OUT" "${final[@]}" | tee "$OUT/table.md"
+python "$PY" table "$OUT" --round "$ROUND" "${final[@]}" | tee "$OUT/table-round$ROUND.md"

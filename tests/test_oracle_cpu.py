@@ -43,14 +43,14 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_recipe_holds_the_chosen_setting_and_the_search_budget() -> None:
     s = search()
-    chosen = {x.name: x for x in s.SETTINGS}[s.CHOSEN]
+    chosen = s.chosen()
     cfg = load_config("oracle-cpu")
     assert cfg.method == "relgan" and cfg.data.name == "oracle" and cfg.data.max_len == 20
     assert cfg.data.oracle_vocab == chosen.vocab
     assert cfg.model.beta_max == chosen.beta_max and cfg.optim.g_lr == chosen.g_lr
-    assert cfg.model.beta_steps == 0  # annealed over the run's iterations, as searched
+    assert cfg.model.beta_steps == chosen.beta_steps  # the annealing path searched
     assert cfg.pretrain.steps == s.PRETRAIN
-    assert cfg.steps * (cfg.schedule.n_critic + cfg.schedule.n_gen) == s.BATCHES
+    assert cfg.steps * (cfg.schedule.n_critic + cfg.schedule.n_gen) == chosen.batches
     assert "oracle_cpu_search.md" in recipe_dict("oracle-cpu")["description"]
     # the per-method fragments resolve: the authors' schedule, the same-x classifier ratio
     authors = load_config("oracle-cpu", overrides=["method=ppo-gan-text-authors"])
@@ -73,6 +73,15 @@ def test_preregistered_grid_is_the_scripts_grid() -> None:
     assert f"**{s.PRETRAIN:,} steps**" in md
     assert f"Seeds {', '.join(map(str, s.SEEDS[:-1]))}, {s.SEEDS[-1]}" in md
     assert f"{s.EVERY} updates" in md
+    # round 2's table: V, beta_max, g_lr, budget, beta_steps and seeds of ROUND2
+    two = md.split("## Round 2")[1].split("\n\n")[2]
+    found = re.findall(r"^\| ([A-Z]) \| (\d+) \| ([\d.]+) \| ([\de.-]+) \| (\d+) updates[^|]*\| "
+                       r"(\d+) \| ([\d, ]+) \|$", two, re.M)
+    assert [(n, int(v), float(b), float(lr), int(k), int(bs), tuple(map(int, sd.split(","))))
+            for n, v, b, lr, k, bs, sd in found] == \
+        [(x.name, x.vocab, x.beta_max, x.g_lr, x.batches, x.beta_steps, x.seeds)
+         for x in s.ROUND2]
+    assert not set(s.ROUND2[0].seeds) & set(s.SEEDS)  # round 2 runs on fresh seeds
 
 
 def _row(s: ModuleType, name: str, rel: list[float] | None, mle: list[float]) -> dict:
