@@ -28,7 +28,7 @@ from types import SimpleNamespace
 import stablegan.training.trainer as trainer_module
 from stablegan.compare import method_overrides
 from stablegan.errors import StableganError
-from stablegan.reproduce.plan import build_runs, duration, estimate
+from stablegan.reproduce.plan import Cost, build_runs, duration, estimate
 from stablegan.reproduce.probe import probe, startup_seconds
 from stablegan.reproduce.run import check_data, table_settings
 from stablegan.reproduce.tables import TABLES
@@ -44,6 +44,12 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def _write(path: str | None, report: dict) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(report, indent=2) + "\n")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tables", nargs="+", default=["oracle20"], choices=list(TABLES))
@@ -51,8 +57,15 @@ def main() -> int:
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1,
                     help="cores of the machine the projection is for (one run each)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    ap.add_argument("--json", help="write the measurements here too")
+    ap.add_argument("--methods", nargs="*", help="probe only these method specs of the table(s)")
+    ap.add_argument("--merge", nargs="*", default=[], metavar="JSON",
+                    help="earlier reports (--json) whose costs stand in for methods not probed")
+    ap.add_argument("--json", help="write the measurements here too (after every method)")
     args = ap.parse_args()
+    earlier: dict[str, dict] = {}
+    for f in args.merge:
+        for name, entry in json.loads(Path(f).read_text())["tables"].items():
+            earlier.setdefault(name, {}).update(entry.get("costs", {}))
     # the trainer's step clock, and only it, reads this thread's CPU time
     trainer_module.time = SimpleNamespace(perf_counter=time.thread_time)  # type: ignore[assignment]
     report: dict = {"machine": f"{cpu_name()}, {os.cpu_count()} cores visible",
@@ -71,6 +84,13 @@ def main() -> int:
         specs = [r.spec for r in table.rows if r.spec]
         costs, rows = {}, {}
         for spec in specs:
+            if args.methods is not None and spec not in args.methods:
+                if spec in earlier.get(name, {}):
+                    rows[spec] = earlier[name][spec]
+                    costs[spec] = Cost(**rows[spec])
+                    print(f"{name} {spec:24s} {costs[spec].step:8.2f} CPU s / iteration "
+                          "(from --merge)", flush=True)
+                continue
             with tempfile.TemporaryDirectory() as tmp:
                 try:
                     c = probe(table.recipe, [*common, *method_overrides(spec)],
@@ -82,10 +102,16 @@ def main() -> int:
                     break
             costs[spec] = c
             rows[spec] = c.to_dict()
+            report["tables"][name] = {"costs": rows}
+            _write(args.json, report)
             print(f"{name} {spec:24s} {c.step:8.2f} CPU s / iteration; pre-training "
                   f"{c.pretrain_step:.3f} CPU s / step; fixed {c.fixed:.0f} s wall; CPU share "
                   f"{c.cpu_fraction:.2f}; peak {c.peak_mib:,.0f} MiB", flush=True)
         else:
+            if set(costs) != set(specs):
+                print(f"{name}: no projection, costs missing for "
+                      f"{', '.join(sorted(set(specs) - set(costs)))}", flush=True)
+                continue
             labels = [r.label for r in table.rows]
             runs = build_runs(table, labels, list(table.seeds), Path("runs"), table.steps,
                               table.pretrain.steps if table.pretrain else 0)
@@ -97,9 +123,7 @@ def main() -> int:
                   f"{duration(wall['method'])}; {duration(wall['serial'])} on one core)",
                   flush=True)
     report["load_after"] = os.getloadavg()
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    _write(args.json, report)
     print(json.dumps({k: v for k, v in report.items() if k != "tables"}))
     return 0
 
