@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -40,6 +39,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import text_reference  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 from stablegan import Trainer  # noqa: E402
 from stablegan.recipes import load_config  # noqa: E402
@@ -59,16 +59,6 @@ def mle_step(method: Any) -> None:
     x = method.data.sample(method.batch_size)
     (-method.G.log_prob(x).mean()).backward()
     method.G.zero_grad(set_to_none=True)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 class HandWritten:
