@@ -99,7 +99,9 @@ def plot(root: Path, out_dir: Path) -> tuple[Path, Path]:
     FigureCanvasAgg(fig)
     for i, key in enumerate(CURVE_KEYS):
         _panel(fig, i + 1, (2, 2), key, evals)
-    fig.suptitle(f"{root.name}: from one pre-trained start, equal minibatch updates")
+    seeds = sorted({int(r.name[4:]) for rs in runs.values() for r in rs if r.name[4:].isdigit()})
+    fig.suptitle(f"oracle-cpu, seeds {', '.join(map(str, seeds))}: from one pre-trained start, "
+                 "equal minibatch updates")
     fig.tight_layout()
     curves = out_dir / "curves.png"
     fig.savefig(curves, dpi=110)
