@@ -27,6 +27,7 @@ from stablegan.configfile import (
     annotated_yaml,
     deep_merge,
     diff,
+    lookup,
     parse_set,
     read_yaml,
     save_yaml,
@@ -472,10 +473,7 @@ def explain(path: str | None = None, cfg: Config | None = None) -> str:
 
 
 def _explain_key(info: KeyInfo, values: dict[str, Any] | None) -> str:
-    value: Any = info.default if values is None else values
-    if values is not None:
-        for part in info.path.split("."):
-            value = value[part]
+    value: Any = info.default if values is None else lookup(values, info.path)
     lines = [f"{info.path}: {yaml_value(value)}", f"# {info.doc}",
              f"# type: {info.type}; default: {yaml_value(info.default)}; owner: {info.owner}"]
     if info.choices:

@@ -164,7 +164,8 @@ def yaml_value(value: Any) -> str:
     return text[: -len("\n...")] if text.endswith("\n...") else text
 
 
-def _lookup(values: dict[str, Any], path: str) -> Any:
+def lookup(values: dict[str, Any], path: str) -> Any:
+    """The value at dotted ``path`` (``"optim.g_lr"``) of a nested config dict."""
     node: Any = values
     for part in path.split("."):
         node = node[part]
@@ -188,7 +189,7 @@ def annotated_yaml(keys: list[KeyInfo], sections: list[SectionInfo],
                 owner = f" [owner: {sec.owner}]" if sec.owner != GENERAL else ""
                 lines.append(_commented(f"{'  ' * depth}{parts[depth]}:", sec.doc + owner))
         before = parts
-        value = info.default if values is None else _lookup(values, info.path)
+        value = info.default if values is None else lookup(values, info.path)
         notes = [info.type]
         if _listed(value) != _listed(info.default):
             notes.append(f"default {yaml_value(info.default)}")

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,16 @@ try:  # numpy/scipy BLAS too (metric tests); threadpoolctl ships with scikit-lea
     threadpool_limits(1)
 except ImportError:  # pragma: no cover
     pass
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_python(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``code`` (dedented) in a fresh interpreter that imports this checkout, its cache in
+    ``tmp_path``: for what an import or a command does to a new process."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "STABLEGAN_CACHE_DIR": str(tmp_path / "c")}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import pickle
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import run_python
 
 from stablegan.cli import main
 from stablegan.config import (
@@ -29,7 +27,7 @@ from stablegan.config import (
     keys,
     sections,
 )
-from stablegan.core.schema import Schema, describe, key
+from stablegan.core.schema import Schema, describe, describe_sections, key
 from stablegan.errors import ConfigError
 from stablegan.recipes import load_config
 
@@ -43,12 +41,6 @@ TEXT_KEYS = {f"data.{k}" for k in ("max_len", "test_path", "text_long", "text_er
     f"model.{k}" for k in ("embed_dim", "lstm_hidden", "mem_slots", "num_heads", "head_size",
                            "d_embed_dim", "num_rep", "d_filters", "beta_max", "beta_schedule",
                            "beta_steps", "beta_scale")}
-
-
-def run_python(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "STABLEGAN_CACHE_DIR": str(tmp_path / "c")}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
 
 
 # ------------------------------------------------------------------------ the descriptions
@@ -260,6 +252,9 @@ def test_the_schema_refuses_a_key_declared_twice_and_keys_for_no_section() -> No
     assert (root().steps, root().line.name, root().line.depth) == (1, "a", 4)
     assert {i.path: i.owner for i in describe(root, owners=schema.owners)} == {
         "steps": GENERAL, "line.name": "line", "line.depth": "other"}
+    # the section stays the task's though another owner added keys to it
+    assert [(s.path, s.owner) for s in describe_sections(root, owners=schema.owners)] == [
+        ("line", "line")]
     with pytest.raises(ConfigError, match="already composed"):  # stablegan.config composed it
         SCHEMA.add_keys("data", Clash, owner="late")
 

@@ -4,22 +4,12 @@ start-up exits quietly with code 130 (issue 19, item 2). Each check runs a fresh
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import run_python
 
-ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "numpy", "matplotlib", "stablegan.training.trainer", "stablegan.metrics.api")
-
-
-def run_python(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "STABLEGAN_CACHE_DIR": str(tmp_path / "c")}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize(("argv", "code"), [

@@ -315,8 +315,9 @@ class Schema:
     def _open(self, what: str) -> None:
         if self.root is not None:
             raise ConfigError(f"cannot register {what}: the config schema is already composed",
-                              hint="register it before stablegan.config is first imported "
-                                   "(import the module that registers it first)")
+                              hint="register it before stablegan.config is first imported: "
+                                   "before importing stablegan.tasks, stablegan.data or "
+                                   "stablegan.training, which import it")
 
     def add_keys(self, section_name: str, cls: type, *, owner: str,
                  validate: Validator | None = None) -> None:
@@ -371,8 +372,10 @@ class Schema:
                     raise ConfigError(f"config key '{name}.{f.name}' is declared twice (by "
                                       f"{seen[f.name]} and {self.owners[part]})")
                 seen[f.name] = self.owners[part]
-        return _named(dataclasses.make_dataclass(general.__name__, [],
-                                                 bases=(*reversed(parts), general)), general)
+        composed = _named(dataclasses.make_dataclass(general.__name__, [],
+                                                     bases=(*reversed(parts), general)), general)
+        self.owners[composed] = self.owners.get(general, GENERAL)  # a task's section stays its
+        return composed
 
     def compose_root(self, general: type) -> type:
         """The root: ``general``'s fields followed by one field per added section."""
