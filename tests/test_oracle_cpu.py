@@ -145,3 +145,20 @@ def test_pretrain_eval_every_gives_curves_and_leaves_the_trajectory(cache: Path)
 def test_pretrain_eval_every_must_not_be_negative() -> None:
     with pytest.raises(ConfigError, match="pretrain.eval_every"):
         load_config("oracle-cpu", overrides=["pretrain.eval_every=-1"])
+
+
+def test_ema_starts_from_the_pretrained_generator_and_pretraining_evaluates_g(cache: Path) -> None:
+    """With EMA on, the evaluations during and after pre-training read G (the average has seen
+    no adversarial step: before, they read the initial weights), and the average starts from
+    the pre-trained weights, not the initial ones."""
+    _pretrain_only(cache, "a", 4, "pretrain.eval_every=2")
+    ema = _pretrain_only(cache, "b", 4, "pretrain.eval_every=2", "ema.decay=0.999")
+    rows = [[json.loads(x) for x in (cache / n / "evals.jsonl").read_text().splitlines()]
+            for n in ("a", "b")]
+    assert [r["nll_oracle"] for r in rows[0]] == [r["nll_oracle"] for r in rows[1]]
+    finals = [json.loads((cache / n / "eval.json").read_text()) for n in ("a", "b")]
+    assert finals[0]["nll_oracle"] == finals[1]["nll_oracle"]
+    assert ema.ema is not None
+    for (k, s), (_, g) in zip(ema.ema.shadow.state_dict().items(), ema.method.G.state_dict()
+                              .items()):
+        assert torch.equal(s, g), k  # reset to the pre-trained G at the phase's end

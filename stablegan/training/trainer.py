@@ -313,6 +313,8 @@ class Trainer:
         self.console.estimate(phase, index + 1, self._after(phase))
         stop = self._after_adversarial_step(tick.last) if phase.adversarial else False
         if tick.last and not phase.adversarial:
+            if self.ema:  # the average starts from what this phase left (pre-trained weights)
+                self.ema.reset(self.method.G)
             self._phase_samples(phase)
         if self._pretrain_eval_due(phase, tick):
             self._pretrain_eval(index + 1)
@@ -485,7 +487,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ sampling & evaluation
     def generator_for_sampling(self) -> nn.Module:
-        return self.ema.shadow if self.ema else self.method.G
+        """The EMA generator once an adversarial step has updated it, else G itself (during
+        and right after pre-training the average holds no more than G)."""
+        return self.ema.shadow if self.ema and self.progress.step > 0 else self.method.G
 
     @torch.no_grad()
     def sample(self, n: int, z: Tensor | None = None, batch: int | None = None) -> Tensor:

@@ -30,6 +30,15 @@ class ExponentialMovingAverage:
         for s, b in zip(self.shadow.buffers(), model.buffers()):
             s.copy_(b)
 
+    @torch.no_grad()
+    def reset(self, model: nn.Module) -> None:
+        """The shadow becomes ``model`` (after a phase that trained it alone, e.g. MLE
+        pre-training: the average starts from the pre-trained weights, not the initial ones)."""
+        for s, p in zip(self.shadow.parameters(), model.parameters()):
+            s.copy_(p.detach())
+        for s, b in zip(self.shadow.buffers(), model.buffers()):
+            s.copy_(b)
+
     def state_dict(self) -> dict:
         return self.shadow.state_dict()
 
