@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from stablegan.config import Config
+from stablegan.config import Config, read_yaml
 from stablegan.data import task_name
 from stablegan.errors import ConfigError, StableganError
 from stablegan.evaluation import extractor_mismatch
@@ -87,9 +87,33 @@ def _is_finished(run_dir: Path, steps: int) -> bool:
         return False
 
 
+def _check_budget(run_dir: Path, steps: int, overrides: list[str]) -> None:
+    """A run directory trained (or started) with another budget is not this plan's run: skipping
+    it as finished would report its numbers under this plan's budget, resuming it would mix two.
+    Compares ``steps`` and a ``pretrain.steps=N`` override with the run's saved config.yaml."""
+    saved_path = run_dir / "config.yaml"
+    if not saved_path.is_file():
+        return
+    saved = read_yaml(saved_path)
+    want = {"steps": steps}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key.strip() == "pretrain.steps" and value.strip().isdigit():
+            want["pretrain.steps"] = int(value)
+    for key, value in want.items():
+        node: Any = saved
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None and node != value:
+            raise StableganError(
+                f"'{run_dir}' holds a run with {key}={node}, but this plan runs {key}={value}",
+                hint="use another --out for the new budget, or delete that folder to rerun it")
+
+
 def _run_one(plan: dict[str, Any], recipe: str, out: Path, overrides: list[str],
              eval_every: int, show_progress: bool) -> dict[str, Any]:
     run_dir = out / plan["dir"]
+    _check_budget(run_dir, plan["steps"], [*overrides, *plan["overrides"]])
     if _is_finished(run_dir, plan["steps"]):
         return {**plan, "status": "skipped (finished)", "seconds": 0.0}
     cmd = [sys.executable, "-m", "stablegan", "train", "--recipe", recipe,

@@ -8,7 +8,7 @@ import pytest
 
 from stablegan.compare import batches_per_iteration, method_overrides, plan_runs, run_compare
 from stablegan.diagnose import surrogate_landscape
-from stablegan.errors import ConfigError
+from stablegan.errors import ConfigError, StableganError
 from stablegan.recipes import load_config
 from stablegan.training.trainer import Trainer
 
@@ -77,3 +77,22 @@ def test_surrogate_landscape(tmp_path, method):
     assert len(saved["wgan_objective"]) == len(saved["clipped_surrogate"]) == 5
     assert result["fresh_classifier"] is (name != "ppo-gan")
     assert result["update_norm"] > 0
+
+
+def test_a_run_folder_of_another_budget_is_refused_not_skipped_or_resumed(tmp_path):
+    """A rerun into the same --out with another --steps / pretrain.steps must not report the
+    old run's numbers under the new budget (skipped as finished) nor mix the two (resumed)."""
+    from stablegan.compare import _check_budget
+    from stablegan.config import save_yaml
+
+    run = tmp_path / "pretrain" / "seed0"
+    run.mkdir(parents=True)
+    _check_budget(run, 0, ["pretrain.steps=20"])  # no config.yaml yet: a fresh run
+    save_yaml(load_config("oracle", overrides=["pretrain.steps=20"], steps=0), run / "config.yaml")
+    _check_budget(run, 0, ["pretrain.steps=20", "optim.g_lr=1e-3"])  # the same budget
+    with pytest.raises(StableganError, match="pretrain.steps=20, but this plan runs "
+                                             "pretrain.steps=30") as err:
+        _check_budget(run, 0, ["pretrain.steps=30"])
+    assert "--out" in err.value.hint
+    with pytest.raises(StableganError, match="steps=0, but this plan runs steps=6"):
+        _check_budget(run, 6, [])
