@@ -289,8 +289,12 @@ def _write_report(run_dir: Path, out: Path, tmp: Path) -> Path:
     parts = []
     if evals_path.is_file():
         evals, _ = _read_rows(evals_path)
-        keys = [k for k in numeric_keys(evals) if not _constant_eval_key(k)]
-        if plot_curves(evals, keys, tmp / "evals.png", title="evaluations during training"):
+        # pre-training rows (pretrain.eval_every) count their own steps: against the batches
+        # consumed every row has its own place on one axis
+        x = "batches" if evals and all("batches" in r for r in evals) else "step"
+        keys = [k for k in numeric_keys(evals, x) if not _constant_eval_key(k)]
+        if plot_curves(evals, keys, tmp / "evals.png", x=x,
+                       title="evaluations during training"):
             parts.append(_img(tmp / "evals.png", "evaluation metrics over training"))
         else:
             parts.append(_note("evals.jsonl holds no finite metric values"))
