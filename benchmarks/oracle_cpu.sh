@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The methods on the CPU-sized oracle (issue 21.2): recipe oracle-cpu (the setting the
 # pre-registered search chose, benchmarks/oracle_cpu_search.md), 3 seeds, one shared pre-trained
-# start, 1,200 minibatch updates per run (`stablegan compare --batches`).
+# start, the chosen setting's minibatch updates per run (300 for F; `stablegan compare --batches`).
 #
 #   SEARCH=/work/bench/oracle/search OUT=/work/bench/oracle/main JOBS=2 bash benchmarks/oracle_cpu.sh
 #

@@ -3,7 +3,7 @@ table (a few iterations, one torch thread, the same probe `reproduce` runs befor
 each table's wall time projected from it with `reproduce`'s own plan arithmetic.
 
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=. python benchmarks/reproduce_cost.py \
-        --tables oracle20 --iters 2 --cores 2 --json runs/reproduce-cost.json
+        --tables oracle20 --iters 1 --cores 2 --json runs/reproduce-cost.json
 
 On a shared machine wall time measures the other jobs too, so here the trainer's per-step clock
 (`time/sec`, which `reproduce`'s probe reads) is the calling thread's CPU time

@@ -83,7 +83,7 @@ def surrogate_landscape(run_dir: str | Path, out_dir: str | Path | None = None,
             r = log_r.exp()
             adv = advantage(f, v.advantage)
             wgan.append(f.mean().item())
-            loss, _ = clipped_loss(log_r, adv, v.eps, v.clip_mode)  # Eq. 5's one call site
+            loss, _ = clipped_loss(log_r, adv, v.eps, v.clip_mode)  # Eq. 5, as training
             surrogate.append(-loss.item())
             ratio_mean.append(r.mean().item())
             lo, hi = 1 - v.eps, 1 + v.eps

@@ -52,8 +52,10 @@ Phases:
   R and RS are :class:`~stablegan.methods.ratio.ClassifierRatio` estimators (RS with the target
   style as its condition) and the loss is :func:`~stablegan.variational.clipped_loss`, as for
   PPO-GAN, so every ``variational.*`` option applies: ``ratio=classifier_same_x`` (frozen copies
-  of R and RS at the phase's start, ``log r = R^(t)(z) - R(z)``), ``classifier_bn`` (R; RS always
-  scores its reals, ids, and fakes, soft one-hots, in separate passes), ``classifier_schedule``,
+  of R and RS at the phase's start, ``log r = R^(t)(z) - R(z)``), ``classifier_bn`` (accepted, but
+  without effect here: R is an MLP without BatchNorm, so joint and separate passes give the same
+  numbers, and RS always scores its reals, ids, and fakes, soft one-hots, in separate passes),
+  ``classifier_schedule``,
   ``classifier_warmup`` (R and RS steps after the critic warm-up), ``classifier_lr_divide`` (G,
   R and RS at lr / n_gen), ``target_kl``, ``ratio_gradient``, ``advantage``, ``clip_mode``,
   ``eps``. Refused by the style section's validation when the config is built

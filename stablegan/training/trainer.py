@@ -420,8 +420,9 @@ class Trainer:
         return False
 
     def _pretrain_eval_due(self, phase: Phase, tick: Tick) -> bool:
-        """Every ``pretrain.eval_every`` pre-training steps but the phase's last (the final
-        evaluation, or the adversarial phase's, follows it), on rank 0."""
+        """Every ``pretrain.eval_every`` pre-training steps but the phase's last, on rank 0. The
+        last is the final evaluation of a run without adversarial steps (``eval.json``); when an
+        adversarial phase follows, its first evaluation comes at ``eval.every``."""
         every = self.cfg.pretrain.eval_every
         return (phase.name == "pretrain" and bool(every) and (tick.index + 1) % every == 0
                 and not tick.last and self.ranks.is_main)
