@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from stablegan.cli import main
+from stablegan.errors import StableganError
 from stablegan.reproduce.plan import Cost, build_runs, choose_jobs, estimate, makespan
 from stablegan.reproduce.tables import TABLES, get_table
 
@@ -120,3 +121,22 @@ def test_unknown_method_row_exits_2_listing_the_rows(tmp_path, capsys):
     assert main(["reproduce", "coco", "--methods", "sngan", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "sngan not in table coco" in err and "RelGAN(100) (relgan)" in err
+
+
+def test_the_table_refuses_runs_scored_by_different_networks(tmp_path):
+    """As compare's summary does: two runs of one table whose classifier-space numbers come
+    from different cached networks (another sha256) are not put side by side."""
+    from stablegan.reproduce.run import measured_table
+
+    table = get_table("yelp")
+    runs = build_runs(table, [table.rows[0].label], [0, 1], tmp_path, 3, 2)
+    for i, r in enumerate(runs):
+        (tmp_path / r.dir).mkdir(parents=True)
+        prov = {"classifier": {"sha256": f"{i}" * 64, "path": "style-cnn.pt"}}
+        (tmp_path / r.dir / "eval.json").write_text(json.dumps({"feature_extractors": prov}))
+    with pytest.raises(StableganError, match="different 'classifier' networks"):
+        measured_table(table, runs, tmp_path)
+    for r in runs:  # the same network everywhere: the table is made
+        prov = {"classifier": {"sha256": "a" * 64, "path": "style-cnn.pt"}}
+        (tmp_path / r.dir / "eval.json").write_text(json.dumps({"feature_extractors": prov}))
+    assert measured_table(table, runs, tmp_path)["table"] == "yelp"

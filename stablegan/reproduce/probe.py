@@ -49,7 +49,7 @@ def _context_mib(device: str) -> float:
 def probe(recipe: str, overrides: list[str], pretrain_key: str | None, out_dir: Path,
           iters: int = 3, startup: float = 0.0) -> Cost:
     """The cost of one run of ``recipe`` + ``overrides`` (see the module docstring)."""
-    extra = ["log.every=1", "eval.every=0", "log.checkpoint_every=1000000",
+    extra = ["threads=1", "log.every=1", "eval.every=0", "log.checkpoint_every=1000000",
              "log.progress=false", "log.tensorboard=false"]
     if pretrain_key:
         extra.append(f"{pretrain_key}={iters + 1}")

@@ -33,6 +33,7 @@ import torch
 from stablegan.compare import _mean_std, _run_one, method_overrides
 from stablegan.data.files import find_cifar
 from stablegan.errors import ConfigError, StableganError
+from stablegan.evaluation import extractor_mismatch
 from stablegan.recipes import load_config
 from stablegan.reproduce.plan import (
     Cost,
@@ -153,6 +154,7 @@ def measured_table(table: Table, runs: list[RunPlan], out: Path, smoke: bool = F
     value and its source."""
     keys = table.metrics_for(smoke)
     rows_out = []
+    extractors: dict[str, Any] = {}
     for row in table.rows:
         mine = [r for r in runs if r.label == row.label]
         if not mine:
@@ -161,6 +163,8 @@ def measured_table(table: Table, runs: list[RunPlan], out: Path, smoke: bool = F
         for r in mine:
             ev = out / r.dir / "eval.json"
             result = json.loads(ev.read_text()) if ev.is_file() else {}
+            if isinstance(result.get("feature_extractors"), dict):
+                extractors[r.key] = result["feature_extractors"]
             for k in keys:
                 v = result.get(k)
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -172,6 +176,11 @@ def measured_table(table: Table, runs: list[RunPlan], out: Path, smoke: bool = F
                           "source": pub.source if pub else None}
         rows_out.append({"label": row.label, "spec": row.spec,
                          "seeds": sorted({r.seed for r in mine}), "metrics": metrics})
+    clash = extractor_mismatch({"feature_extractors": extractors})
+    if clash:  # as compare refuses such a summary: numbers of different networks side by side
+        raise StableganError(f"reproduce {table.name}: {clash}",
+                             hint="rerun the runs that scored with another network (delete their "
+                                  "folders), so that every run shares one cached network")
     return {"table": table.name, "title": table.title, "metrics": list(keys), "rows": rows_out}
 
 
