@@ -27,6 +27,7 @@ from stablegan.config import read_yaml
 from stablegan.configure import from_dict
 from stablegan.errors import ConfigError
 from stablegan.methods.ppo import CLASSIFIER_RATIOS, ClassifierRatio, PPOGANMethod
+from stablegan.methods.ratio import run_generator_phase
 from stablegan.training.checkpoint import load_latest
 from stablegan.training.trainer import Trainer, seed_everything
 from stablegan.variational import advantage, clipped_loss
@@ -64,10 +65,10 @@ def surrogate_landscape(run_dir: str | Path, out_dir: str | Path | None = None,
     G = method.G
     theta_old = [p.detach().clone() for p in G.parameters()]
     z = method.sample_z(cfg.data.batch_size)
-    # one generator phase of the method (C steps + clipped-surrogate G steps) on the same z
+    # one generator phase of the method (C steps + clipped-surrogate G steps) on the same z,
+    # stopped early on variational.target_kl as in training
     method.begin_generator_phase(z)
-    for _ in range(cfg.schedule.n_gen):
-        method.g_step(z)
+    run_generator_phase(cfg.schedule.n_gen, lambda: method.g_step(z), cfg.variational.target_kl)
     theta_new = [p.detach().clone() for p in G.parameters()]
     update_norm = float(sum(((n - o) ** 2).sum() for o, n in zip(theta_old, theta_new)) ** 0.5)
     v = cfg.variational

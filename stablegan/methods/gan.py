@@ -138,6 +138,22 @@ class GANMethod:
     def _adam(self, net: nn.Module, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(self.cfg.optim.betas))
 
+    def add_network(self, name: str, net: nn.Module, lr: float) -> None:
+        """A further trained network (a ratio classifier, a sentence critic): its Adam at
+        ``lr``, its learning-rate schedule and its update count."""
+        self.networks[name] = net
+        self.base_lr[name] = lr
+        self.optimizers[name] = self._adam(net, lr)
+        self.counts[name] = 0
+
+    def divide_generator_lr(self) -> None:
+        """``variational.classifier_lr_divide`` (the authors' code): G at ``optim.g_lr /
+        schedule.n_gen``, as the ratio classifiers (:func:`~stablegan.methods.ratio.classifier_lr`),
+        so that a phase of n_gen steps moves G about as far as one plain step."""
+        if self.cfg.variational.classifier_lr_divide:
+            self.base_lr["G"] = self.cfg.optim.g_lr / self.cfg.schedule.n_gen
+            self.set_lr(1.0)
+
     def sample_z(self, n: int) -> Tensor:
         return self.pair.source(n)
 

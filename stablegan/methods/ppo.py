@@ -54,19 +54,13 @@ class PPOGANMethod(GANMethod):
                  device: torch.device | str = "cpu", classifier: nn.Module | None = None) -> None:
         super().__init__(cfg, generator, discriminator, task, device)
         v = cfg.variational
-        if v.classifier_lr_divide:  # the authors' code: G and C at lr / n_gen
-            self.base_lr["G"] = cfg.optim.g_lr / cfg.schedule.n_gen
-            self.set_lr(1.0)
+        self.divide_generator_lr()
         self.ratio: ClassifierRatio | ExactRatio
         if v.ratio in CLASSIFIER_RATIOS:
             if classifier is None:
                 classifier = task.build_classifier(cfg.model)
             self.C = classifier.to(self.device)
-            self.networks["C"] = self.C
-            c_lr = classifier_lr(cfg)
-            self.base_lr["C"] = c_lr
-            self.optimizers["C"] = self._adam(self.C, c_lr)
-            self.counts["C"] = 0
+            self.add_network("C", self.C, classifier_lr(cfg))
             self.ratio = self.ratio_class.from_config(self, self.C, v)
         else:
             self.ratio = ExactRatio(self)
@@ -96,10 +90,6 @@ class PPOGANMethod(GANMethod):
         assert z is not None
         return run_generator_phase(self.cfg.schedule.n_gen, lambda: self.g_step(z),
                                    self.cfg.variational.target_kl)
-
-    @property
-    def per_phase(self) -> bool:
-        return self.ratio.per_phase
 
     def g_step(self, z: Tensor) -> Stats:
         stats = self.ratio.before_step()

@@ -188,11 +188,6 @@ class ClassifierRatio:
         assert self.logit_old is not None, "begin_phase must run first"
         return classifier_log_ratio(self.logits(x, *cond), self.logit_old)
 
-    # ---------------------------------------------------------------- warm-up
-    def warmup_step(self) -> Stats:
-        """One of the ``warmup`` C steps before training."""
-        return self.update()
-
 
 class ExactRatio:
     """``log r = log p_theta(x) - log p_theta_old(x)`` on samples of the old generator.

@@ -146,7 +146,7 @@ class StyleMethod(GANMethod):
         else:
             self.pair = LatentPair(self)
         self.C = (classifier or task.build_classifier(cfg.model)).to(self.device)
-        self._add("C", self.C, st.classifier_lr)
+        self.add_network("C", self.C, st.classifier_lr)
         v = cfg.variational
         self.clip = bool(v.clip)
         # ratio clipping: R on the pair's codes (its own BatchNorm option), RS on sentences
@@ -154,24 +154,23 @@ class StyleMethod(GANMethod):
         self.sentence_ratio: ClassifierRatio | None = None
         if self.clip:
             self.R = LatentCritic(self.latent_dim, st.critic_hidden).to(self.device)
-            self._add("R", self.R, classifier_lr(cfg))
+            self.add_network("R", self.R, classifier_lr(cfg))
             self.ratio = ClassifierRatio.from_config(
                 self, self.R, v, name="R", term="ratio classifier loss",
                 keys=("classifier/ratio_loss", "classifier/ratio_accuracy"))
         self.sentence = bool(st.sentence_critic)
         if self.sentence:
             self.S = task.build_sentence_critic().to(self.device)
-            self._add("S", self.S, cfg.optim.d_lr)
+            self.add_network("S", self.S, cfg.optim.d_lr)
             if self.clip:
                 self.RS = task.build_sentence_critic().to(self.device)
-                self._add("RS", self.RS, classifier_lr(cfg))
+                self.add_network("RS", self.RS, classifier_lr(cfg))
                 # reals are ids, fakes soft one-hots, and RS has no BatchNorm: separate passes
                 self.sentence_ratio = ClassifierRatio.from_config(
                     self, self.RS, v, bn="authors", name="RS", term="ratio classifier loss",
                     keys=("sentence/ratio_loss", "sentence/ratio_accuracy"))
-        if self.clip and v.classifier_lr_divide:  # the authors' code: G and R at lr / n_gen
-            self.base_lr["G"] = cfg.optim.g_lr / cfg.schedule.n_gen
-            self.set_lr(1.0)
+        if self.clip:  # the authors' code: G and R at lr / n_gen (classifier_lr_divide)
+            self.divide_generator_lr()
         if self.sentence or self.adversary == "style":
             train = self.data.reals(10**9, "train")
             self._train_ids = train[:, :-1]
@@ -195,12 +194,6 @@ class StyleMethod(GANMethod):
     def evaluation_models(self) -> dict[str, nn.Module]:
         """The model's own style classifier C, which the ``own_accuracy`` metric asks for."""
         return {**super().evaluation_models(), "own_classifier": self.C}
-
-    def _add(self, name: str, net: nn.Module, lr: float) -> None:
-        self.networks[name] = net
-        self.base_lr[name] = lr
-        self.optimizers[name] = self._adam(net, lr)
-        self.counts[name] = 0
 
     # ---------------------------------------------------------------- schedule
     @classmethod
@@ -235,7 +228,7 @@ class StyleMethod(GANMethod):
         (and of RS on real sentences against soft transfers of a data batch)."""
         if index < self.cfg.schedule.d_warmup or self.ratio is None:
             return super().warmup_step(index, diagnostics)
-        stats = self.ratio.warmup_step()
+        stats = self.ratio.update()
         if self.sentence_ratio is not None:
             ids, labels = self._split(self.batch(self.batch_size))
             targets = self.other_styles(labels)
